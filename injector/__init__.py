@@ -1,0 +1,19 @@
+"""Add Weights & Biases tracking to Python training scripts by rewriting their source."""
+
+from __future__ import annotations
+
+from injector.options import DEFAULT_LOG_EVERY, InjectOptions
+from injector.pipeline import inject_source
+from injector.result import ConfigInfo, FileReport, Insertion, Omission, Point, Status
+
+__all__ = [
+    "DEFAULT_LOG_EVERY",
+    "ConfigInfo",
+    "FileReport",
+    "InjectOptions",
+    "Insertion",
+    "Omission",
+    "Point",
+    "Status",
+    "inject_source",
+]
