@@ -32,6 +32,6 @@ class InjectOptions:
 
 def default_project(path: str) -> str:
     """The folder name of `path`, cleaned to what W&B accepts as a project name."""
-    parent = PurePath(path).parent.name or PurePath.cwd().name
+    parent = PurePath(path).parent.name
     cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", parent).strip("-.")
     return cleaned or "training"

@@ -1,9 +1,30 @@
-"""From bytes to rewritten bytes: prefilter, parse, plan, apply, report."""
+"""From bytes to rewritten bytes: prefilter, parse, plan each point, apply, report."""
 
 from __future__ import annotations
 
+import re
+import traceback
+
+import libcst as cst
+
+from injector.edits import SnippetError, apply_edits, render
 from injector.options import InjectOptions
-from injector.result import FileReport, Status
+from injector.points import Plan
+from injector.points.eval_log import plan_eval_logs
+from injector.points.finish_run import plan_finish
+from injector.points.import_wandb import plan_imports
+from injector.points.init_run import plan_init
+from injector.points.train_log import plan_train_logs
+from injector.result import ConfigInfo, FileReport, Omission, Point, Status
+from injector.script import scan
+from injector.tracking import find_tracking
+from injector.training import find_training_loops, trainer_functions
+from injector.values import Kinds
+
+# Cheap evidence of training, checked on raw bytes before anything is parsed.
+_TRAINING_MARKERS = re.compile(
+    rb"backward\s*\(|\.step\s*\(|scaler\s*\(|\(\s*loss\w*\s*,\s*\w*opt"
+)
 
 
 def inject_source(
@@ -11,7 +32,85 @@ def inject_source(
     options: InjectOptions | None = None,
     path: str = "<string>",
 ) -> FileReport:
-    """Rewrite one script's source; never raises for any input."""
+    """Rewrite one script's source; never raises, whatever the input."""
     data = source.encode("utf-8") if isinstance(source, str) else source
-    # Placeholder while the planner is written.
-    return FileReport(path, Status.UNCHANGED, data, data, reason="not implemented yet")
+    options = options or InjectOptions()
+    try:
+        return _inject(data, options, path)
+    except RecursionError:
+        return _unchanged(path, data, Status.SKIPPED, "the code is nested too deeply to parse")
+    except SnippetError as error:
+        return _unchanged(path, data, Status.FAILED, f"internal error: {error}")
+    except Exception as error:  # noqa: BLE001 - one broad catch at the library's edge
+        where = traceback.extract_tb(error.__traceback__)[-1]
+        detail = f"{type(error).__name__}: {error} ({where.filename}:{where.lineno})"
+        return _unchanged(path, data, Status.FAILED, f"internal error: {detail}")
+
+
+def _unchanged(path: str, data: bytes, status: Status, reason: str) -> FileReport:
+    return FileReport(path, status, data, data, reason=reason)
+
+
+def _inject(data: bytes, options: InjectOptions, path: str) -> FileReport:
+    if not _TRAINING_MARKERS.search(data):
+        return _unchanged(path, data, Status.UNCHANGED, "no backward pass or optimizer step")
+    try:
+        module = cst.parse_module(data)
+    except cst.ParserSyntaxError as error:
+        reason = f"does not parse as Python 3 (line {error.raw_line}: {error.message})"
+        return _unchanged(path, data, Status.SKIPPED, reason)
+    except (UnicodeDecodeError, LookupError, SyntaxError) as error:
+        return _unchanged(path, data, Status.SKIPPED, f"cannot be decoded: {error}")
+    plan = _plan(module, data, options, path)
+    if plan.edits:
+        return _report(plan, data, path)
+    report = _unchanged(path, data, Status.UNCHANGED, _why_nothing(plan))
+    report.omissions = [Omission(o.point, o.reason) for o in plan.omissions if not o.evidence]
+    return report
+
+
+def _plan(module: cst.Module, data: bytes, options: InjectOptions, path: str) -> Plan:
+    script = scan(module)
+    loops = find_training_loops(script)
+    trainers = trainer_functions(script, loops)
+    tracking = find_tracking(script, data)
+    plan = Plan(path, script, options, loops, trainers, tracking, Kinds(script))
+    if not loops:
+        plan.omit(Point.TRAIN_LOG, "no training loop: no backward pass and optimizer step in a loop")
+        return plan
+    if tracking.integrations and not tracking.inits:
+        plan.omit(Point.INTEGRATION, "W&B is already wired in through a framework integration")
+        return plan
+    if not plan_init(plan):
+        return plan
+    plan_train_logs(plan)
+    plan_eval_logs(plan)
+    plan_finish(plan)
+    plan_imports(plan)
+    return plan
+
+
+def _why_nothing(plan: Plan) -> str:
+    if plan.tracking.inits and not plan.edits:
+        return "already tracked with W&B; nothing is missing"
+    if plan.omissions:
+        return plan.omissions[0].reason
+    return "nothing to add"
+
+
+def _report(plan: Plan, data: bytes, path: str) -> FileReport:
+    module, rebuilt = apply_edits(plan.module, plan.edits)
+    evidence = [node for o in plan.omissions for node in o.evidence]
+    code, insertions, line_of = render(module, plan.edits, rebuilt, evidence)
+    compile(code, path, "exec", dont_inherit=True)
+    omissions = [
+        Omission(o.point, o.reason.format(*(line_of(n) for n in o.evidence)) if o.evidence else o.reason)
+        for o in plan.omissions
+    ]
+    config = None
+    if plan.config_kind and plan.config_expression:
+        config = ConfigInfo(plan.config_kind, " ".join(plan.config_expression.split()))
+    new_source = code.encode(module.encoding)
+    report = FileReport(path, Status.CHANGED, data, new_source, config=config,
+                        insertions=insertions, omissions=omissions)
+    return report

@@ -1,0 +1,184 @@
+"""Planned insertions, applied to the tree, and the new code with each insertion's line."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import libcst as cst
+from libcst._nodes.internal import CodegenState
+
+from injector._matchers import children
+from injector.result import Insertion, Point
+from injector.script import Stmt
+
+
+class SnippetError(ValueError):
+    """An inserted snippet did not parse: a bug in a planner, never in the user's file."""
+
+
+@dataclass(eq=False)
+class Edit:
+    """New statements to put before or after an existing statement, in its block.
+
+    `reason` may name lines as `{0}`, `{1}`, ...: the lines, in the new file, of the
+    statements in `evidence`.
+    """
+
+    anchor: Stmt
+    where: Literal["before", "after"]
+    statements: list[cst.BaseStatement]
+    point: Point
+    reason: str
+    code: str = ""
+    evidence: tuple[cst.BaseStatement, ...] = ()
+
+
+def parse_snippet(code: str, module: cst.Module) -> list[cst.BaseStatement]:
+    """Parse statements written by a planner with the file's indentation and newlines."""
+    config = module.config_for_parsing
+    try:
+        parsed = cst.parse_module(code.replace("    ", config.default_indent), config)
+    except cst.ParserSyntaxError as error:
+        raise SnippetError(f"planned code does not parse: {code!r}") from error
+    return list(parsed.body)
+
+
+def make_edit(
+    anchor: Stmt,
+    where: Literal["before", "after"],
+    code: str,
+    point: Point,
+    reason: str,
+    module: cst.Module,
+    evidence: tuple[cst.BaseStatement, ...] = (),
+) -> Edit:
+    statements = parse_snippet(code, module)
+    return Edit(anchor, where, statements, point, reason, code.strip(), evidence)
+
+
+def apply_edits(
+    module: cst.Module, edits: Sequence[Edit]
+) -> tuple[cst.Module, dict[int, cst.CSTNode]]:
+    """Insert every edit's statements, rebuilding only the nodes on the way to them.
+
+    Also returns what each rebuilt node became, by the id of the original.
+    """
+    on_path: set[int] = set()
+    by_block: dict[int, list[Edit]] = {}
+    for edit in edits:
+        on_path.update(id(node) for node in edit.anchor.block.path)
+        by_block.setdefault(id(edit.anchor.block.owner), []).append(edit)
+    rebuilt: dict[int, cst.CSTNode] = {}
+    result = _rebuild(module, on_path, by_block, rebuilt)
+    assert isinstance(result, cst.Module)
+    return result, rebuilt
+
+
+def _rebuild(
+    node: cst.CSTNode,
+    on_path: set[int],
+    by_block: dict[int, list[Edit]],
+    rebuilt: dict[int, cst.CSTNode],
+) -> cst.CSTNode:
+    changes: dict[str, object] = {}
+    for child in children(node):
+        if id(child) in on_path:
+            new_child = _rebuild(child, on_path, by_block, rebuilt)
+            _replace_child(node, child, new_child, changes)
+    block_edits = by_block.get(id(node))
+    if block_edits:
+        assert isinstance(node, cst.Module | cst.IndentedBlock)
+        body = list(changes.get("body", node.body))  # type: ignore[call-overload]
+        changes["body"] = _insert(body, block_edits)
+    new_node = node.with_changes(**changes) if changes else node
+    rebuilt[id(node)] = new_node
+    return new_node
+
+
+def _replace_child(
+    parent: cst.CSTNode,
+    old: cst.CSTNode,
+    new: cst.CSTNode,
+    changes: dict[str, object],
+) -> None:
+    for f in dataclasses.fields(parent):
+        value = changes.get(f.name, getattr(parent, f.name))
+        if value is old:
+            changes[f.name] = new
+            return
+        if isinstance(value, tuple | list) and any(v is old for v in value):
+            changes[f.name] = type(value)(new if v is old else v for v in value)
+            return
+
+
+def _insert(body: list[cst.CSTNode], edits: list[Edit]) -> list[cst.CSTNode]:
+    # Later positions first, so earlier indexes stay valid; edits at one spot keep
+    # their planned order.
+    slots: dict[int, list[cst.BaseStatement]] = {}
+    for edit in edits:
+        slot = edit.anchor.index + (1 if edit.where == "after" else 0)
+        slots.setdefault(slot, []).extend(edit.statements)
+    for slot in sorted(slots, reverse=True):
+        body[slot:slot] = slots[slot]
+    return body
+
+
+@dataclass
+class _LineRecordingState(CodegenState):
+    """Code generation that notes the line where chosen nodes start."""
+
+    wanted: set[int] = field(default_factory=set)
+    lines: dict[int, int] = field(default_factory=dict)
+    _counted_tokens: int = 0
+    _newlines: int = 0
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        if id(node) not in self.wanted:
+            return
+        tokens = self.tokens
+        for token in tokens[self._counted_tokens :]:
+            self._newlines += token.count("\n")
+        self._counted_tokens = len(tokens)
+        self.lines[id(node)] = self._newlines + 1
+
+
+def render(
+    module: cst.Module,
+    edits: Sequence[Edit],
+    rebuilt: dict[int, cst.CSTNode],
+    evidence: Sequence[cst.CSTNode] = (),
+) -> tuple[str, list[Insertion], Callable[[cst.CSTNode], int]]:
+    """The module's code, one Insertion per edit, and the new line of any evidence node."""
+    wanted = {id(edit.statements[0]) for edit in edits}
+    noted = [*evidence, *(node for edit in edits for node in edit.evidence)]
+    wanted.update(id(rebuilt.get(id(node), node)) for node in noted)
+    state = _LineRecordingState(
+        default_indent=module.default_indent,
+        default_newline=module.default_newline,
+        wanted=wanted,
+    )
+    module._codegen(state)
+
+    def line_of(node: cst.CSTNode) -> int:
+        return _statement_line(rebuilt.get(id(node), node), state.lines)
+
+    insertions = []
+    for edit in edits:
+        lines = [line_of(node) for node in edit.evidence]
+        line = state.lines[id(edit.statements[0])]
+        reason = edit.reason.format(*lines)
+        insertions.append(Insertion(edit.point, line, edit.code, reason))
+    insertions.sort(key=lambda i: i.line)
+    return "".join(state.tokens), insertions, line_of
+
+
+def _statement_line(node: cst.CSTNode, lines: dict[int, int]) -> int:
+    """The line of a statement's first token, past its leading comments and blanks."""
+    line = lines[id(node)]
+    line += len(getattr(node, "leading_lines", ()))
+    if isinstance(node, cst.FunctionDef | cst.ClassDef):
+        line += len(node.decorators) + len(node.lines_after_decorators)
+    return line

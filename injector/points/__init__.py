@@ -1,0 +1,116 @@
+"""What the injection points share while planning one file."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Literal
+
+import libcst as cst
+
+from injector.config import ConfigSite
+from injector.edits import Edit, make_edit
+from injector.options import InjectOptions
+from injector.result import Point
+from injector.script import Block, Script, Stmt
+from injector.tracking import Tracking
+from injector.training import TrainingLoop
+from injector.values import Kinds, Metric, code_of
+
+
+@dataclass(frozen=True)
+class PlannedOmission:
+    point: Point
+    reason: str
+    evidence: tuple[cst.BaseStatement, ...] = ()
+
+
+@dataclass(eq=False)
+class Plan:
+    """The facts about one script and the edits planned for it so far."""
+
+    path: str
+    script: Script
+    options: InjectOptions
+    loops: list[TrainingLoop]
+    trainers: set[str]
+    tracking: Tracking
+    kinds: Kinds
+    config: ConfigSite | None = None
+    config_kind: str | None = None
+    config_expression: str | None = None
+    # The block that holds wandb.init: finish goes at its end.
+    run_block: Block | None = None
+    run_start: Stmt | None = None
+    edits: list[Edit] = field(default_factory=list)
+    omissions: list[PlannedOmission] = field(default_factory=list)
+    imports: list[tuple[str, str | None]] = field(default_factory=list)
+
+    @property
+    def module(self) -> cst.Module:
+        return self.script.module
+
+    def insert(
+        self,
+        anchor: Stmt,
+        where: Literal["before", "after"],
+        code: str,
+        point: Point,
+        reason: str,
+        evidence: tuple[cst.BaseStatement, ...] = (),
+    ) -> Edit:
+        edit = make_edit(anchor, where, code, point, reason, self.module, evidence)
+        self.edits.append(edit)
+        return edit
+
+    def omit(
+        self, point: Point, reason: str, evidence: tuple[cst.BaseStatement, ...] = ()
+    ) -> None:
+        """Leave a point out; `reason` may name evidence lines as `{0}`, `{1}`, ..."""
+        self.omissions.append(PlannedOmission(point, reason, evidence))
+
+    def need_import(self, module: str, name: str | None = None) -> None:
+        if (module, name) not in self.imports:
+            self.imports.append((module, name))
+
+    def has(self, point: Point) -> bool:
+        return any(edit.point is point for edit in self.edits)
+
+
+def code(node: cst.CSTNode) -> str:
+    return code_of(node)
+
+
+def quoted(node_or_text: cst.CSTNode | str) -> str:
+    """Inline code for a reason, with braces escaped for line formatting."""
+    text = node_or_text if isinstance(node_or_text, str) else code_of(node_or_text)
+    text = " ".join(text.split())
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return "`" + text.replace("{", "{{").replace("}", "}}") + "`"
+
+
+def insertable(stmt: Stmt) -> bool:
+    """Whether new statements can go beside `stmt` without reflowing its line."""
+    return isinstance(stmt.block.owner, cst.Module | cst.IndentedBlock)
+
+
+def log_call(metrics: list[Metric], prefix: str, step: str | None) -> str:
+    """A `wandb.log` call, on one line when it fits, else one entry per line."""
+    entries = [f"{json.dumps(_full_key(m.key, prefix))}: {m.code}" for m in metrics]
+    tail = f", step={step}" if step else ""
+    one_line = "wandb.log({" + ", ".join(entries) + "}" + tail + ")\n"
+    if len(one_line) <= 72:
+        return one_line
+    body = "".join(f"        {entry},\n" for entry in entries)
+    step_line = f"    step={step},\n" if step else ""
+    return "wandb.log(\n    {\n" + body + "    },\n" + step_line + ")\n"
+
+
+def _full_key(key: str, prefix: str) -> str:
+    """`eval/acc` for `acc`; keys that name their own section, and the epoch, stay."""
+    if "/" in key or key == "epoch":
+        return key
+    if prefix != "train" and key.startswith("train_"):
+        return "train/epoch_" + key.removeprefix("train_")
+    return f"{prefix}/{key}"

@@ -1,0 +1,241 @@
+"""Log evaluation metrics under eval/ once they are computed, with the epoch when known.
+
+Three shapes: a call to the script's own evaluation function whose result holds the
+metrics (`acc = validate(...)`), an evaluation function that only prints them, and
+evaluation written inline in the training code, reported by a print after
+`model.eval()` or a `torch.no_grad()` block. Values of unknown type that come from
+a metric function go through `float()`; containers of unknown shape are left out.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import libcst as cst
+
+from injector._matchers import assigned_names, call_name, method_name, small_statements
+from injector.points import Plan, insertable, log_call
+from injector.points.loop_facts import resolvable
+from injector.result import Point
+from injector.script import Scope, Stmt
+from injector.values import (
+    EVAL_PREFIX,
+    Metric,
+    is_metric_name,
+    is_report_call,
+    metric_key,
+    number_code,
+    reported_expressions,
+)
+
+DESCRIPTION = "Log evaluation metrics under eval/ once they are computed."
+_EVAL_FUNCTION = re.compile(
+    r"^_?(eval\w*|evaluate\w*|valid\w*|val|val_\w+|test|test_\w+|run_eval\w*|"
+    r"run_valid\w*|estimate_loss|compute_metrics)$|_eval$|_evaluate$|_validate$"
+)
+_EPOCHS = ("epoch", "ep", "cur_epoch", "epoch_idx", "current_epoch")
+_EVAL_MODE_CALLS = re.compile(r"(^|\.)(eval|no_grad|inference_mode)$")
+
+
+def plan_eval_logs(plan: Plan) -> None:
+    if plan.tracking.logs:
+        return
+    evaluators = eval_functions(plan)
+    logged: set[str] = set()
+    for stmt in plan.script.statements:
+        if _in_training_scope(plan, stmt.scope):
+            _plan_result_site(plan, stmt, evaluators, logged)
+    for name in sorted(evaluators - logged):
+        for scope in plan.script.functions[name]:
+            _plan_printing_function(plan, scope)
+    _plan_inline(plan)
+    if not plan.has(Point.EVAL_LOG):
+        plan.omit(Point.EVAL_LOG, "no evaluation metrics found in this file")
+
+
+def eval_functions(plan: Plan) -> set[str]:
+    """The script's own functions that evaluate: by name, or by switching to eval mode."""
+    found: set[str] = set()
+    for name, scopes in plan.script.functions.items():
+        if name in plan.trainers:
+            continue
+        if _EVAL_FUNCTION.match(name):
+            found.add(name)
+            continue
+        for scope in scopes:
+            if any(_enters_eval(s) for s in plan.script.in_scope(scope)):
+                found.add(name)
+    return found
+
+
+def _enters_eval(stmt: Stmt) -> bool:
+    return any(
+        _EVAL_MODE_CALLS.search(call_name(c) or "") and not c.args for c in stmt.calls
+    )
+
+
+def _in_training_scope(plan: Plan, scope: Scope) -> bool:
+    return scope.kind == "module" or scope.name in plan.trainers
+
+
+def _plan_result_site(plan: Plan, stmt: Stmt, evaluators: set[str], logged: set[str]) -> None:
+    body = small_statements(stmt.node)
+    if len(body) != 1 or not isinstance(body[0], cst.Assign):
+        return
+    assign = body[0]
+    called = method_name(assign.value) if isinstance(assign.value, cst.Call) else None
+    if called not in evaluators or len(assign.targets) != 1 or not insertable(stmt):
+        return
+    names = assigned_names(assign.targets[0].target)
+    metrics: list[Metric] = []
+    for name, returned in zip(names, _returned(plan, called, len(names)), strict=True):
+        metrics.extend(_result_metrics(plan, name, returned, stmt))
+    if not metrics:
+        return
+    why = f"after `{called}(...)` returns its metrics on line {{0}}"
+    code = log_call(metrics + _epoch(stmt), "eval", None)
+    plan.insert(stmt, "after", code, Point.EVAL_LOG, why, (stmt.node,))
+    logged.add(called)
+
+
+Returned = tuple[Stmt, cst.BaseExpression] | None
+
+
+def _returned(plan: Plan, function: str, count: int, depth: int = 0) -> list[Returned]:
+    """Per returned value, the return statement and its expression, where clear."""
+    scope = plan.script.functions[function][-1]
+    returns = [
+        (stmt, small.value)
+        for stmt in plan.script.in_scope(scope)
+        for small in small_statements(stmt.node)
+        if isinstance(small, cst.Return) and small.value is not None
+    ]
+    if not returns:
+        return [None] * count
+    stmt, value = returns[-1]
+    if isinstance(value, cst.Tuple) and len(value.elements) == count:
+        return [(stmt, e.value) for e in value.elements]
+    if count != 1:
+        return [None] * count
+    inner = method_name(value) if isinstance(value, cst.Call) else None
+    if inner in plan.script.functions and depth < 3 and isinstance(value, cst.Call):
+        if isinstance(value.func, cst.Name):
+            return _returned(plan, inner, 1, depth + 1)
+    return [(stmt, value)]
+
+
+def _result_metrics(plan: Plan, name: str, returned: Returned, at: Stmt) -> list[Metric]:
+    if returned is None:
+        return []
+    where, value = returned
+    if isinstance(value, cst.Dict):
+        return _dict_metrics(plan, name, value, where, at)
+    if isinstance(value, cst.List | cst.Tuple | cst.Set | cst.BaseComp):
+        return []
+    kind = plan.kinds.of(value, where)
+    code = {"tensor": f"{name}.item()", "number": name}.get(kind, f"float({name})")
+    return [Metric(_short(name), code)] if resolvable(code, at) else []
+
+
+def _dict_metrics(
+    plan: Plan, name: str, value: cst.Dict, where: Stmt, at: Stmt
+) -> list[Metric]:
+    metrics: list[Metric] = []
+    for element in value.elements:
+        if not isinstance(element, cst.DictElement):
+            return []
+        key = element.key
+        text = key.evaluated_value if isinstance(key, cst.SimpleString) else None
+        if not isinstance(text, str):
+            return []
+        kind = plan.kinds.of(element.value, where)
+        entry = f"{name}[{json.dumps(text)}]"
+        code = {"tensor": f"{entry}.item()", "number": entry}.get(kind, f"float({entry})")
+        metrics.append(Metric(_short(text), code))
+    return metrics
+
+
+def _short(key: str) -> str:
+    return EVAL_PREFIX.sub("", key) or key
+
+
+def epoch_metric(stmt: Stmt) -> list[Metric]:
+    scope = stmt.scope
+    for name in _EPOCHS:
+        if name in scope.params or name in scope.bound:
+            return [Metric("epoch", name)]
+    return []
+
+
+_epoch = epoch_metric
+
+
+def _plan_printing_function(plan: Plan, scope: Scope) -> None:
+    """An evaluation function that prints its metrics: log right after the print."""
+    for stmt in plan.script.in_scope(scope):
+        if stmt.loops or not insertable(stmt):
+            continue
+        for call in stmt.calls:
+            metrics = printed_metrics(plan, stmt, call, eval_only=False)
+            if metrics:
+                why = f"after `{scope.name}()` reports its metrics on line {{0}}"
+                code = log_call(metrics + _epoch(stmt), "eval", None)
+                plan.insert(stmt, "after", code, Point.EVAL_LOG, why, (stmt.node,))
+                return
+
+
+def _plan_inline(plan: Plan) -> None:
+    """Metrics printed in the training code itself after switching to evaluation."""
+    step_loops = {id(t.loop) for t in plan.loops}
+    for stmt in plan.script.statements:
+        if not _in_training_scope(plan, stmt.scope) or not insertable(stmt):
+            continue
+        if any(id(loop) in step_loops for loop in stmt.loops[-1:]):
+            continue
+        if not _after_evaluation(plan, stmt, step_loops):
+            continue
+        for call in stmt.calls:
+            metrics = printed_metrics(plan, stmt, call, eval_only=False)
+            if metrics:
+                why = "after the evaluation metrics are reported on line {0}"
+                code = log_call(metrics + _epoch(stmt), "eval", None)
+                plan.insert(stmt, "after", code, Point.EVAL_LOG, why, (stmt.node,))
+                break
+
+
+def _after_evaluation(plan: Plan, stmt: Stmt, step_loops: set[int]) -> bool:
+    """Whether evaluation mode was entered since the last training loop, before `stmt`."""
+    current: Stmt | None = stmt
+    while current is not None:
+        for earlier in reversed(current.block.statements[: current.index]):
+            if id(earlier) in step_loops:
+                return False
+            if _enters_eval(earlier) or any(_enters_eval(s) for s in plan.script.inside(earlier)):
+                return True
+        parent = current.parents[-1] if current.parents else None
+        if parent is None or isinstance(parent.node, cst.For | cst.While):
+            return False
+        current = parent
+    return False
+
+
+def printed_metrics(plan: Plan, stmt: Stmt, call: cst.Call, eval_only: bool) -> list[Metric]:
+    """Numeric metrics a print or logger call reports, keyed without their eval prefix."""
+    if not is_report_call(call):
+        return []
+    metrics: list[Metric] = []
+    for reported in reported_expressions(call):
+        key = metric_key(reported)
+        if key is None or not is_metric_name(key) or key in _EPOCHS:
+            continue
+        if eval_only and not EVAL_PREFIX.match(key):
+            continue
+        code = number_code(plan.kinds, reported.expression, stmt, scalar_fallback=True)
+        short = _short(key)
+        if code is not None and resolvable(code, stmt) and short not in {m.key for m in metrics}:
+            metrics.append(Metric(short, code))
+    return metrics
+
+
+__all__ = ["DESCRIPTION", "epoch_metric", "plan_eval_logs", "printed_metrics"]

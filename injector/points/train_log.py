@@ -1,0 +1,270 @@
+"""Log training metrics once per optimizer update, at the script's interval or every N.
+
+Where the script already prints its loss every few steps, the log goes beside that
+print with the same values. Never logs a tensor: tensors get `.item()`, and values
+of unknown type are left out.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from injector._matchers import dotted, method_name, root_name
+from injector.points import Plan, insertable, log_call
+from injector.points.loop_facts import StepPlan, plan_step, resolvable, update_anchor
+from injector.result import Point
+from injector.script import Stmt
+from injector.training import TrainingLoop
+from injector.values import (
+    EVAL_PREFIX,
+    Metric,
+    as_number,
+    code_of,
+    is_loss_name,
+    is_metric_name,
+    is_report_call,
+    metric_key,
+    number_code,
+    reported_expressions,
+)
+
+DESCRIPTION = "Log the training loss, learning rate and step once per optimizer update."
+
+
+def plan_train_logs(plan: Plan) -> None:
+    if plan.tracking.logs:
+        first = plan.tracking.logs[0]
+        plan.omit(Point.TRAIN_LOG, "the script already calls `wandb.log` (line {0})", (first.node,))
+        return
+    if plan.tracking.syncs_tensorboard:
+        plan.omit(Point.TRAIN_LOG, "metrics already reach W&B through TensorBoard syncing")
+        return
+    for training in plan.loops:
+        _plan_loop(plan, training)
+
+
+def _plan_loop(plan: Plan, training: TrainingLoop) -> None:
+    anchor = update_anchor(training)
+    report = _report_site(plan, training)
+    if report is not None and insertable(report[0]):
+        stmt, call = report
+        metrics = _train_metrics(plan, training, stmt, call)
+        step = plan_step(plan, training, anchor, plan.options.log_every)
+        evaluation = [m for m in metrics if EVAL_PREFIX.match(m.key)]
+        metrics = [m for m in metrics if m not in evaluation]
+        if metrics:
+            step_code = _checked_step(step.step, stmt)
+            code = log_call(metrics, "train", step_code)
+            why = "beside the script's own loss report on line {0}, at its interval"
+            plan.insert(stmt, "after", code, Point.TRAIN_LOG, why + _step_words(step), (stmt.node,))
+            if evaluation:
+                renamed = [Metric(EVAL_PREFIX.sub("", m.key) or m.key, m.code) for m in evaluation]
+                code = log_call(renamed, "eval", step_code)
+                why = "the same report on line {0} shows evaluation metrics"
+                plan.insert(stmt, "after", code, Point.EVAL_LOG, why, (stmt.node,))
+            return
+    if not insertable(anchor):
+        plan.omit(Point.TRAIN_LOG, "the optimizer step is on a one-line block")
+        return
+    metrics = _train_metrics(plan, training, anchor, None)
+    if not metrics:
+        plan.omit(Point.TRAIN_LOG, "no loss value that can be logged as a number")
+        return
+    step = plan_step(plan, training, anchor, plan.options.log_every)
+    own_step = step.step if step.step == step.counter_name else None
+    code = log_call(metrics, "train", own_step or _checked_step(step.step, anchor))
+    code = f"if {step.gate}:\n" + _indent(code)
+    if step.counter_name and step.counter_setup:
+        if not insertable(step.counter_setup):
+            plan.omit(Point.TRAIN_LOG, "the training loop is on a one-line block")
+            return
+        code = f"{step.counter_name} += 1\n" + code
+        plan.insert(step.counter_setup, "before", f"{step.counter_name} = 0\n",
+                    Point.TRAIN_LOG, "counts optimizer updates to space out the logs")
+    elif step.gate is None or not resolvable(step.gate, anchor):
+        plan.omit(Point.TRAIN_LOG, "no counter or index to space out the logs")
+        return
+    why = (
+        f"after the optimizer update on line {{0}}, every {plan.options.log_every} "
+        "updates" + _step_words(step)
+    )
+    plan.insert(anchor, "after", code, Point.TRAIN_LOG, why, (anchor.node,))
+
+
+def _step_words(step: StepPlan) -> str:
+    return f"; step: {step.why}" if step.why else ""
+
+
+def _checked_step(step: str | None, at: Stmt) -> str | None:
+    return step if step is not None and resolvable(step, at) else None
+
+
+def _indent(code: str) -> str:
+    return "".join(f"    {line}\n" if line else "\n" for line in code.splitlines())
+
+
+def _report_site(plan: Plan, training: TrainingLoop) -> tuple[Stmt, cst.Call] | None:
+    """A print or logger call under an interval check (`if step % k == 0`) in the loop."""
+    for stmt in plan.script.inside(training.loop):
+        if stmt.loops[-1] is not training.loop:
+            continue
+        if not any(isinstance(p.node, cst.If) and _has_modulo(p.node.test) for p in stmt.parents):
+            continue
+        for call in stmt.calls:
+            if is_report_call(call) and _reports_loss(call):
+                return stmt, call
+    return None
+
+
+def _has_modulo(test: cst.BaseExpression) -> bool:
+    code = code_of(test)
+    return "%" in code
+
+
+def _reports_loss(call: cst.Call) -> bool:
+    for reported in reported_expressions(call):
+        key = metric_key(reported)
+        if key and is_loss_name(key):
+            return True
+    return False
+
+
+def _train_metrics(
+    plan: Plan, training: TrainingLoop, at: Stmt, report: cst.Call | None
+) -> list[Metric]:
+    metrics: list[Metric] = []
+    if report is not None:
+        metrics = _reported_metrics(plan, training, at, report)
+    if not any(is_loss_name(m.key) for m in metrics):
+        metrics = _loss_metrics(plan, training, at) + metrics
+    if not any(m.key == "lr" for m in metrics):
+        lr = _learning_rate(training, at)
+        if lr is not None:
+            metrics.append(lr)
+    return _rename_single_loss(metrics)
+
+
+def _reported_metrics(
+    plan: Plan, training: TrainingLoop, at: Stmt, call: cst.Call
+) -> list[Metric]:
+    skip = _index_names(training)
+    metrics: list[Metric] = []
+    for reported in reported_expressions(call):
+        key = metric_key(reported)
+        expression = reported.expression
+        if key is None or key in skip or not is_metric_name(key):
+            continue
+        if isinstance(expression, cst.Name) and expression.value in skip:
+            continue
+        value = _number_code(plan, training, expression, at)
+        if value is not None and resolvable(value, at) and key not in {m.key for m in metrics}:
+            metrics.append(Metric(key, value))
+    return metrics
+
+
+def _index_names(training: TrainingLoop) -> set[str]:
+    names: set[str] = set()
+    for loop in (*training.loop.loops, training.loop):
+        node = loop.node
+        if isinstance(node, cst.For):
+            target = node.target
+            if isinstance(target, cst.Tuple) and target.elements:
+                target = target.elements[0].value
+            if isinstance(target, cst.Name):
+                names.add(target.value)
+    return names
+
+
+def _number_code(
+    plan: Plan, training: TrainingLoop, expression: cst.BaseExpression, at: Stmt
+) -> str | None:
+    if isinstance(expression, cst.Name) and any(
+        dotted(b.loss) == expression.value for b in training.backwards
+    ):
+        kind = _loss_kind(plan, training, expression.value, at)
+        return as_number(expression.value, kind)  # type: ignore[arg-type]
+    return number_code(plan.kinds, expression, at)
+
+
+def _loss_kind(plan: Plan, training: TrainingLoop, name: str, at: Stmt) -> str:
+    """A backward-passed loss is a tensor, unless rebound to a number after the backward."""
+    backward = next(b for b in training.backwards if dotted(b.loss) == name)
+    small = plan.kinds.last_assignment(name, at, after=backward.stmt)
+    if small is None:
+        return "tensor"
+    value = getattr(small, "value", None)
+    return plan.kinds.of(value, at) if value is not None else "unknown"
+
+
+def _loss_metrics(plan: Plan, training: TrainingLoop, at: Stmt) -> list[Metric]:
+    metrics: list[Metric] = []
+    for backward in training.backwards:
+        name = dotted(backward.loss)
+        if name is None or any(m.key == name.rsplit(".", 1)[-1] for m in metrics):
+            continue
+        kind = _loss_kind(plan, training, name, at) if "." not in name else "tensor"
+        value = as_number(name, kind)  # type: ignore[arg-type]
+        if value is None or not resolvable(value, at):
+            continue
+        metrics.append(Metric(name.rsplit(".", 1)[-1], value + _unscale(plan, backward, name)))
+    return metrics
+
+
+def _unscale(plan: Plan, backward: object, name: str) -> str:
+    """`* k` when the loss was divided by k for gradient accumulation before backward."""
+    from injector.training import Backward
+
+    assert isinstance(backward, Backward)
+    for stmt in reversed(list(_before_in_loop(plan, backward.stmt))):
+        node = stmt.node
+        if not isinstance(node, cst.SimpleStatementLine):
+            continue
+        for small in node.body:
+            divisor = _division_of(small, name)
+            if divisor is not None:
+                return f" * {divisor}"
+    return ""
+
+
+def _before_in_loop(plan: Plan, stmt: Stmt) -> list[Stmt]:
+    loops = stmt.loops
+    if not loops:
+        return []
+    inside = list(plan.script.inside(loops[-1]))
+    return [s for s in inside if plan.kinds.position(s) < plan.kinds.position(stmt)]
+
+
+def _division_of(small: cst.BaseSmallStatement, name: str) -> str | None:
+    if isinstance(small, cst.AugAssign) and isinstance(small.operator, cst.DivideAssign):
+        if dotted(small.target) == name:
+            return code_of(small.value).strip()
+    if isinstance(small, cst.Assign) and len(small.targets) == 1:
+        value = small.value
+        if (
+            dotted(small.targets[0].target) == name
+            and isinstance(value, cst.BinaryOperation)
+            and isinstance(value.operator, cst.Divide)
+            and dotted(value.left) == name
+        ):
+            return code_of(value.right).strip()
+    return None
+
+
+def _learning_rate(training: TrainingLoop, at: Stmt) -> Metric | None:
+    optimizers = training.optimizers()
+    if len(optimizers) != 1:
+        return None
+    code = f'{optimizers[0]}.param_groups[0]["lr"]'
+    if "engine" in optimizers[0].lower() or not resolvable(code, at):
+        return None
+    return Metric("lr", code)
+
+
+def _rename_single_loss(metrics: list[Metric]) -> list[Metric]:
+    losses = [m for m in metrics if is_loss_name(m.key)]
+    if len(losses) != 1 or losses[0].key == "loss":
+        return metrics
+    return [Metric("loss", m.code) if m is losses[0] else m for m in metrics]
+
+
+__all__ = ["DESCRIPTION", "plan_train_logs"]
