@@ -10,9 +10,9 @@ import libcst as cst
 
 from injector._matchers import (
     assigned_names,
+    small_statements,
     call_name,
     dotted,
-    keyword_arg,
     method_name,
     positional_args,
     receiver,
@@ -30,8 +30,8 @@ KIND_ORDER = (
     "collected",
 )
 _CONFIG_NAME = re.compile(
-    r"^(args|opts?|options|hp|hparams|hyper_?param(eter)?s|params|settings|flags)$"
-    r"|conf(ig)?|cfg",
+    r"^(args|opts?|options|hp|hparams|hyper_?param(eter)?s|params|flags)$"
+    r"|conf(ig)?|cfg|settings",
     re.IGNORECASE,
 )
 HYPERPARAMETER = re.compile(
@@ -106,21 +106,26 @@ def dataclass_names(script: Script) -> set[str]:
     return found
 
 
-def _returns_parsed_args(script: Script, scope: Scope) -> bool:
-    """Whether a function hands back the result of `parse_args()`."""
+def _parsed_args_position(script: Script, scope: Scope) -> int | None:
+    """Where a function's return value holds the `parse_args()` namespace.
+
+    0 for the value itself, k for element k of a returned tuple, None if it doesn't.
+    """
     parsed: set[str] = set()
     for stmt in script.in_scope(scope):
         assignment = _assignment(stmt)
         if assignment and _is_parse_call(assignment[1]):
             parsed.update(assignment[0][:1])
-        node = stmt.node
-        if isinstance(node, cst.SimpleStatementLine):
-            for small in node.body:
-                if isinstance(small, cst.Return) and small.value is not None:
-                    value = small.value
-                    if _is_parse_call(value) or dotted(value) in parsed:
-                        return True
-    return False
+        for small in small_statements(stmt.node):
+            if not isinstance(small, cst.Return) or small.value is None:
+                continue
+            values = [small.value]
+            if isinstance(small.value, cst.Tuple):
+                values = [e.value for e in small.value.elements]
+            for position, value in enumerate(values):
+                if _is_parse_call(value) or dotted(value) in parsed:
+                    return position
+    return None
 
 
 def _is_parse_call(value: cst.BaseExpression) -> bool:
@@ -135,11 +140,11 @@ class _Finder:
     def __init__(self, script: Script) -> None:
         self.script = script
         self.dataclasses = dataclass_names(script)
-        self.parser_helpers = {
-            name
-            for name, scopes in script.functions.items()
-            if any(_returns_parsed_args(script, s) for s in scopes)
-        }
+        self.parser_helpers: dict[str, int] = {}
+        for name, scopes in script.functions.items():
+            position = _parsed_args_position(script, scopes[-1])
+            if position is not None:
+                self.parser_helpers[name] = position
         self.hf_parsers = self._hf_parsers()
         self.omegaconf = _omegaconf_name(script)
 
@@ -163,15 +168,36 @@ class _Finder:
             if isinstance(stmt.node, cst.FunctionDef):
                 site = self._hydra(stmt)
             else:
-                site = self._assignment_site(stmt)
+                site = self._assignment_site(stmt) or self._passed_parse(stmt)
             if site is not None:
                 yield site
+
+    def _passed_parse(self, stmt: Stmt) -> ConfigSite | None:
+        """`train(parser.parse_args())`: the namespace is the function's parameter."""
+        for call in stmt.calls:
+            func = call.func
+            if not isinstance(func, cst.Name) or func.value not in self.script.functions:
+                continue
+            for position, arg in enumerate(positional_args(call)):
+                if _is_parse_call(arg):
+                    scope = self.script.functions[func.value][-1]
+                    definition = self._definition(scope)
+                    if definition is not None and position < len(scope.params):
+                        name = scope.params[position]
+                        return ConfigSite("argparse", definition, [name], f"vars({name})")
+        return None
+
+    def _definition(self, scope: Scope) -> Stmt | None:
+        return next((s for s in self.script.statements if s.node is scope.node), None)
 
     def _assignment_site(self, stmt: Stmt) -> ConfigSite | None:
         assignment = _assignment(stmt)
         if assignment is None or not assignment[0]:
             return None
         names, value = assignment
+        if isinstance(value, cst.DictComp) and len(names) == 1:
+            if _CONFIG_NAME.search(names[0]) and not names[0].endswith("kwargs"):
+                return ConfigSite("dict", stmt, names, names[0])
         if not isinstance(value, cst.Call | cst.Dict):
             return None
         if isinstance(value, cst.Dict):
@@ -180,8 +206,14 @@ class _Finder:
         method = method_name(value) or ""
         if method in _HF_PARSE or method == _HF_PARSE_DICT:
             return self._hf(stmt, names, value)
-        if _is_parse_call(value) or (called in self.parser_helpers and not receiver(value)):
+        if _is_parse_call(value):
             return self._argparse(stmt, names, method)
+        if called in self.parser_helpers and not receiver(value):
+            position = self.parser_helpers[called]
+            if position < len(names) and (position == 0 or len(names) > 1):
+                name = names[position]
+                return ConfigSite("argparse", stmt, [name], f"vars({name})")
+            return None
         if self.omegaconf and called.startswith(self.omegaconf + ".") and method in (
             "load",
             "create",
@@ -315,6 +347,3 @@ def _omegaconf_name(script: Script) -> str | None:
 def find_config_sites(script: Script) -> list[ConfigSite]:
     return list(_Finder(script).sites())
 
-
-def keyword_value(call: cst.Call, name: str) -> cst.BaseExpression | None:
-    return keyword_arg(call, name)

@@ -139,11 +139,11 @@ def find_step(stmt: Stmt, call: cst.Call, known: set[str]) -> OptimizerStep | No
 def _loss_scaler_call(stmt: Stmt, call: cst.Call, known: set[str]) -> Backward | None:
     """A helper that runs backward and step together: `loss_scaler(loss, optimizer)`."""
     args = positional_args(call)
-    if len(args) < 2 or method_name(call) in ("backward", "step"):
+    if len(args) < 2 or "scaler" not in (method_name(call) or "").lower():
         return None
-    loss_like = [a for a in args if "loss" in (root_name(a) or "").lower()]
-    if loss_like and any(is_optimizer(a, known) for a in args):
-        return Backward(stmt, loss_like[0], steps_too=True)
+    first = root_name(args[0]) or ""
+    if "loss" in first.lower() and any(is_optimizer(a, known) for a in args[1:]):
+        return Backward(stmt, args[0], steps_too=True)
     return None
 
 
@@ -203,14 +203,16 @@ def trainer_functions(script: Script, loops: list[TrainingLoop]) -> set[str]:
 
 
 def calls_trainer(stmt: Stmt, trainers: set[str]) -> bool:
+    """Whether the statement calls a trainer: a function, or a method on an object.
+
+    Method calls count only for names of the script's own training methods, and
+    never `.train()`, which in PyTorch only switches a module to training mode.
+    """
     for call in stmt.calls:
         func = call.func
         if isinstance(func, cst.Name) and func.value in trainers:
             return True
-        if (
-            isinstance(func, cst.Attribute)
-            and func.attr.value in trainers
-            and root_name(func) == "self"
-        ):
-            return True
+        if isinstance(func, cst.Attribute) and func.attr.value in trainers:
+            if root_name(func) == "self" or (func.attr.value != "train" and not call.args):
+                return True
     return False

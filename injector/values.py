@@ -21,7 +21,7 @@ ValueKind = Literal["tensor", "number", "unknown"]
 _NUMBER_CALLS = re.compile(
     r"^(float|int|round|len|abs|min|max|sum|math\.\w+|np\.\w+|numpy\.\w+|time\.\w+)$"
 )
-_NUMBER_METHODS = ("item", "tolist", "__float__")
+_NUMBER_METHODS = ("item", "numel", "__float__", "__len__")
 _TENSOR_CALLS = re.compile(
     r"(loss|criterion|cross_entropy|nll|mse|l1|bce|kl_div|F\.\w+|torch\.\w+|model|net)",
     re.IGNORECASE,
@@ -31,10 +31,14 @@ _REPORT_FUNCS = re.compile(
     r"(\w+\.)?set_postfix|(\w+\.)?set_description)$"
 )
 EVAL_PREFIX = re.compile(r"^(val|valid|validation|test|eval|dev)(_|$)", re.IGNORECASE)
-_LOSS_NAME = re.compile(r"loss|err|nll|ppl|perplexity", re.IGNORECASE)
+# Prefixes that only say "evaluation"; `test_` stays in the key, so a test-set
+# value never lands in the same chart as the validation one.
+EVAL_WORDS = re.compile(r"^(val|valid|validation|eval|dev)_", re.IGNORECASE)
+_LOSS_NAME = re.compile(r"loss|err|nll", re.IGNORECASE)
 _METRIC_NAME = re.compile(
     r"loss|err|acc|ppl|perplexity|f1|bleu|rouge|auc|score|precision|recall|mae|mse|"
-    r"rmse|psnr|ssim|top\d|correct|lr|grad_norm|norm|mfu|D_x|D_G",
+    r"rmse|psnr|ssim|dice|iou|map|wer|cer|top\d|correct|lr|grad_norm|norm|mfu|"
+    r"D_x|D_G|reward|return",
     re.IGNORECASE,
 )
 
@@ -148,8 +152,11 @@ def metric_key(reported: Reported) -> str | None:
     if reported.keyword:
         return _clean_key(reported.keyword)
     named = _name_key(reported.expression)
-    if named is None and reported.label and not isinstance(reported.expression, cst.Name):
-        return _clean_key(reported.label)
+    label = _clean_key(reported.label) if reported.label else None
+    if label and (named is None or not is_metric_name(named)) and is_metric_name(label):
+        return label
+    if named is None and label and not isinstance(reported.expression, cst.Name):
+        return label
     return named
 
 
@@ -178,7 +185,7 @@ def _clean_key(text: str) -> str | None:
 
 
 def is_metric_name(key: str) -> bool:
-    return bool(_METRIC_NAME.search(key))
+    return bool(_METRIC_NAME.search(key) or EVAL_PREFIX.match(key))
 
 
 def is_loss_name(key: str) -> bool:
@@ -191,6 +198,8 @@ class Kinds:
     def __init__(self, script: Script) -> None:
         self.script = script
         self._order = {id(s): i for i, s in enumerate(script.statements)}
+        # Names of config objects: their attributes are settings, plain values.
+        self.settings: set[str] = set()
 
     def position(self, stmt: Stmt) -> int:
         return self._order[id(stmt)]
@@ -237,11 +246,21 @@ class Kinds:
             return "number" if kinds == {"number"} else "unknown"
         if isinstance(expression, cst.Call):
             return _call_kind(expression)
+        if isinstance(expression, cst.Attribute) and dotted(expression):
+            return "number" if root_of(expression) in self.settings else "unknown"
         return "unknown"
 
 
+def root_of(expression: cst.Attribute) -> str | None:
+    node: cst.BaseExpression = expression
+    while isinstance(node, cst.Attribute):
+        node = node.value
+    return node.value if isinstance(node, cst.Name) else None
+
+
 def _call_kind(call: cst.Call) -> ValueKind:
-    if method_name(call) in _NUMBER_METHODS:
+    method = method_name(call)
+    if method in _NUMBER_METHODS or (method == "size" and call.args):
         return "number"
     name = call_name(call) or ""
     if _NUMBER_CALLS.match(name):
@@ -262,6 +281,7 @@ def _targets(small: cst.BaseSmallStatement) -> list[str]:
     return []
 
 
+_PLURAL = re.compile(r"(?<!los)s$|_list$|_dict$|^(metrics|results|stats)$", re.IGNORECASE)
 _CONTAINER_CALLS = re.compile(
     r"^(list|dict|tuple|set|sorted|zip|map|filter|enumerate|range|"
     r"(np|numpy|torch)\.(array|stack|cat|tensor|zeros|ones|concatenate))$"
@@ -288,7 +308,9 @@ def number_code(
         return f"{code}.item()" if simple else f"({code}).item()"
     if kind == "number":
         return code
-    if scalar_fallback and isinstance(expression, cst.Name):
+    if scalar_fallback and isinstance(expression, cst.Name) and not _PLURAL.search(
+        expression.value
+    ):
         small = kinds.last_assignment(expression.value, at)
         value = getattr(small, "value", None)
         if isinstance(value, cst.Call) and not _CONTAINER_CALLS.match(call_name(value) or ""):

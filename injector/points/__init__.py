@@ -42,6 +42,8 @@ class Plan:
     # The block that holds wandb.init: finish goes at its end.
     run_block: Block | None = None
     run_start: Stmt | None = None
+    # Set when the script's own run may not exist: log calls go under this check.
+    log_condition: str | None = None
     edits: list[Edit] = field(default_factory=list)
     omissions: list[PlannedOmission] = field(default_factory=list)
     imports: list[tuple[str, str | None]] = field(default_factory=list)
@@ -59,6 +61,8 @@ class Plan:
         reason: str,
         evidence: tuple[cst.BaseStatement, ...] = (),
     ) -> Edit:
+        if self.log_condition and point in (Point.TRAIN_LOG, Point.EVAL_LOG):
+            code = f"if {self.log_condition}:\n" + indent(code)
         edit = make_edit(anchor, where, code, point, reason, self.module, evidence)
         self.edits.append(edit)
         return edit
@@ -97,8 +101,17 @@ def insertable(stmt: Stmt) -> bool:
 
 def log_call(metrics: list[Metric], prefix: str, step: str | None) -> str:
     """A `wandb.log` call, on one line when it fits, else one entry per line."""
-    entries = [f"{json.dumps(_full_key(m.key, prefix))}: {m.code}" for m in metrics]
+    entries = [
+        f"**{m.code}" if m.key == "**" else f"{json.dumps(_full_key(m.key, prefix))}: {m.code}"
+        for m in metrics
+    ]
     tail = f", step={step}" if step else ""
+    if len(entries) == 1 and metrics[0].key == "**":
+        # A lone dict of metrics needs no braces around it.
+        entries = []
+        one_line = f"wandb.log({metrics[0].code}{tail})\n"
+        if len(one_line) <= 88:
+            return one_line
     one_line = "wandb.log({" + ", ".join(entries) + "}" + tail + ")\n"
     if len(one_line) <= 72:
         return one_line
@@ -114,3 +127,7 @@ def _full_key(key: str, prefix: str) -> str:
     if prefix != "train" and key.startswith("train_"):
         return "train/epoch_" + key.removeprefix("train_")
     return f"{prefix}/{key}"
+
+
+def indent(code: str) -> str:
+    return "".join(f"    {line}\n" if line else "\n" for line in code.splitlines())

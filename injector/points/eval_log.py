@@ -14,13 +14,20 @@ import re
 
 import libcst as cst
 
-from injector._matchers import assigned_names, call_name, method_name, small_statements
+from injector._matchers import (
+    assigned_names,
+    call_name,
+    dotted,
+    method_name,
+    small_statements,
+)
 from injector.points import Plan, insertable, log_call
 from injector.points.loop_facts import resolvable
 from injector.result import Point
 from injector.script import Scope, Stmt
 from injector.values import (
     EVAL_PREFIX,
+    EVAL_WORDS,
     Metric,
     is_metric_name,
     is_report_call,
@@ -129,13 +136,60 @@ def _result_metrics(plan: Plan, name: str, returned: Returned, at: Stmt) -> list
     if returned is None:
         return []
     where, value = returned
+    if isinstance(value, cst.Name):
+        binding = plan.kinds.last_assignment(value.value, where)
+        bound = getattr(binding, "value", None)
+        if _is_container(bound):
+            return _filled_dict(plan, name, value.value, bound, where)
     if isinstance(value, cst.Dict):
         return _dict_metrics(plan, name, value, where, at)
-    if isinstance(value, cst.List | cst.Tuple | cst.Set | cst.BaseComp):
+    if _is_container(value):
         return []
     kind = plan.kinds.of(value, where)
+    if kind == "unknown" and not looks_scalar(name):
+        return []
     code = {"tensor": f"{name}.item()", "number": name}.get(kind, f"float({name})")
     return [Metric(_short(name), code)] if resolvable(code, at) else []
+
+
+_COLLECTION_NAME = re.compile(
+    r"(s|_list|_dict|list|dict)$|^(metrics|results|stats|outputs|logs|info|summary)$",
+    re.IGNORECASE,
+)
+
+
+def looks_scalar(name: str) -> bool:
+    """A metric name that reads as one number: `acc1`, `val_auc`; not `scores`."""
+    return is_metric_name(name) and not _COLLECTION_NAME.search(name)
+
+
+def _is_container(value: object) -> bool:
+    if isinstance(value, cst.Dict | cst.List | cst.Tuple | cst.Set | cst.BaseComp):
+        return True
+    return isinstance(value, cst.Call) and call_name(value) in (
+        "dict",
+        "list",
+        "defaultdict",
+        "collections.defaultdict",
+        "OrderedDict",
+    )
+
+
+def _filled_dict(
+    plan: Plan, name: str, local: str, bound: object, where: Stmt
+) -> list[Metric]:
+    """A dict the evaluation function fills as `out[key] = value`: log every entry."""
+    is_dict = isinstance(bound, cst.Dict | cst.DictComp) or (
+        isinstance(bound, cst.Call) and "dict" in (call_name(bound) or "").lower()
+    )
+    if not is_dict:
+        return []
+    if isinstance(bound, cst.Dict) and bound.elements:
+        return _dict_metrics(plan, name, bound, where, where)
+    comprehension = (
+        f'{{f"eval/{{key}}": float(value) for key, value in {name}.items()}}'
+    )
+    return [Metric("**", comprehension)]
 
 
 def _dict_metrics(
@@ -157,18 +211,34 @@ def _dict_metrics(
 
 
 def _short(key: str) -> str:
-    return EVAL_PREFIX.sub("", key) or key
+    return EVAL_WORDS.sub("", key) or key
 
 
 def epoch_metric(stmt: Stmt) -> list[Metric]:
-    scope = stmt.scope
+    """The current epoch: a parameter named so, or the target of a loop around `stmt`
+    over `range(...)` (the epoch loop, whatever its variable is called)."""
     for name in _EPOCHS:
-        if name in scope.params or name in scope.bound:
+        if name in stmt.scope.params:
             return [Metric("epoch", name)]
+    for loop in reversed(stmt.loops):
+        node = loop.node
+        if isinstance(node, cst.For) and isinstance(node.target, cst.Name):
+            if isinstance(node.iter, cst.Call) and call_name(node.iter) == "range":
+                return [Metric("epoch", node.target.value)]
     return []
 
 
 _epoch = epoch_metric
+
+
+def _is_training_loss(plan: Plan, expression: cst.BaseExpression) -> bool:
+    """The loss the training loop differentiates: a training metric, not evaluation."""
+    name = dotted(expression) if isinstance(expression, cst.Name) else None
+    if isinstance(expression, cst.Call) and method_name(expression) == "item":
+        inner = expression.func
+        name = dotted(inner.value) if isinstance(inner, cst.Attribute) else None
+    losses = {dotted(b.loss) for t in plan.loops for b in t.backwards}
+    return name is not None and name in losses
 
 
 def _plan_printing_function(plan: Plan, scope: Scope) -> None:
@@ -191,17 +261,29 @@ def _plan_inline(plan: Plan) -> None:
     for stmt in plan.script.statements:
         if not _in_training_scope(plan, stmt.scope) or not insertable(stmt):
             continue
-        if any(id(loop) in step_loops for loop in stmt.loops[-1:]):
+        in_step_loop = any(id(loop) in step_loops for loop in stmt.loops[-1:])
+        if in_step_loop and not _under_interval(stmt):
             continue
         if not _after_evaluation(plan, stmt, step_loops):
             continue
         for call in stmt.calls:
-            metrics = printed_metrics(plan, stmt, call, eval_only=False)
+            # Inside the step loop, no_grad blocks also compute targets and EMA
+            # updates: only values named as validation count there.
+            metrics = printed_metrics(plan, stmt, call, eval_only=in_step_loop)
             if metrics:
                 why = "after the evaluation metrics are reported on line {0}"
                 code = log_call(metrics + _epoch(stmt), "eval", None)
                 plan.insert(stmt, "after", code, Point.EVAL_LOG, why, (stmt.node,))
                 break
+
+
+def _under_interval(stmt: Stmt) -> bool:
+    """Inside an `if step % k == 0:` block: an evaluation every k steps."""
+    return any(
+        isinstance(p.node, cst.If) and isinstance(p.node.test, cst.Comparison)
+        and "%" in cst.Module(body=[]).code_for_node(p.node.test)
+        for p in stmt.parents
+    )
 
 
 def _after_evaluation(plan: Plan, stmt: Stmt, step_loops: set[int]) -> bool:
@@ -230,6 +312,10 @@ def printed_metrics(plan: Plan, stmt: Stmt, call: cst.Call, eval_only: bool) -> 
         if key is None or not is_metric_name(key) or key in _EPOCHS:
             continue
         if eval_only and not EVAL_PREFIX.match(key):
+            continue
+        if isinstance(reported.expression, cst.Name | cst.Call) and _is_training_loss(
+            plan, reported.expression
+        ):
             continue
         code = number_code(plan.kinds, reported.expression, stmt, scalar_fallback=True)
         short = _short(key)

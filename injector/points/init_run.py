@@ -7,11 +7,14 @@ it cannot find: a run without its config is worse than no change.
 from __future__ import annotations
 
 import json
+import re
 
 import libcst as cst
 
 from injector._matchers import (
     assigned_names,
+    call_name,
+    method_name,
     expression_of,
     is_docstring,
     positional_args,
@@ -22,8 +25,11 @@ from injector.points import Plan, insertable, quoted
 from injector.result import Point
 from injector.script import Block, Stmt
 from injector.training import calls_trainer
-from injector.values import is_report_call
+from injector.values import code_of, is_report_call
 
+_OPTIMIZER_OR_LOADER = re.compile(
+    r"(optim\.|SGD|Adam|RMSprop|Adagrad|Lion|DataLoader|Scheduler|LR)\w*$"
+)
 DESCRIPTION = "Start one W&B run with the full configuration once it is complete."
 
 
@@ -52,21 +58,25 @@ def _block_scope(block: Block) -> object:
 
 def plan_init(plan: Plan) -> bool:
     """Plan the init; False when the file must be left as it is."""
-    if plan.tracking.inits:
-        first = plan.tracking.inits[0]
-        plan.run_block = _scope_block(first)
-        plan.run_start = first.top_in(plan.run_block) if plan.run_block else None
+    tracking = plan.tracking
+    if tracking.inits:
+        first = tracking.inits[0]
         plan.omit(Point.INIT, "the script already calls `wandb.init` (line {0})", (first.node,))
+        plan.omit(Point.FINISH, "the script already starts its own run; W&B ends it at exit")
+        if not tracking.has_top_level_import:
+            plan.omit(
+                Point.TRAIN_LOG,
+                "wandb is imported only inside a block, so a log call elsewhere could "
+                "not see it; left as it is",
+            )
+            return False
+        if tracking.init_is_conditional:
+            plan.log_condition = "wandb.run is not None"
         return True
     site = _choose_site(plan)
     if site is not None:
         return _init_after_site(plan, site)
     return _init_with_collected(plan)
-
-
-def _scope_block(stmt: Stmt) -> Block | None:
-    top = stmt.parents[0] if stmt.parents else stmt
-    return top.block
 
 
 def _choose_site(plan: Plan) -> ConfigSite | None:
@@ -97,9 +107,16 @@ def _init_after_site(plan: Plan, site: ConfigSite) -> bool:
         block, after = anchor.block, anchor.index
     start = training_start(plan, block, after)
     if start is None:
-        plan.omit(Point.INIT, f"training does not start after the config ({site.names[0]}) in its block")
+        plan.omit(Point.INIT, _no_start_reason(plan, site))
         return False
     after = _last_mutation(plan, block, after, start.index, set(site.names))
+    guarded = _main_guard_start(plan, start)
+    if guarded is not None:
+        # The config is built at module level but training starts under
+        # `if __name__ == "__main__":`; a run started there does not start on import.
+        start = guarded
+        block = guarded.block
+        after = _last_mutation(plan, block, -1, start.index, set(site.names))
     site_stmt = site.stmt
     mutated = after > (site_stmt.index if site_stmt.block is block else -1) and after >= 0
     why = f"{_kind_words(site.kind)} `{site.names[0]}` is built on line {{0}}"
@@ -110,9 +127,39 @@ def _init_after_site(plan: Plan, site: ConfigSite) -> bool:
     for module, name in site.imports:
         plan.need_import(module, name)
     plan.config = site
+    if site.kind in ("argparse", "dataclass", "hf_argparser", "omegaconf", "hydra"):
+        plan.kinds.settings.update(site.names)
     plan.config_kind = site.kind
     plan.config_expression = site.expression
     return _place(plan, block, after, start, site.expression, why, evidence)
+
+
+def _main_guard_start(plan: Plan, start: Stmt) -> Stmt | None:
+    """The statement inside an `if __name__ == "__main__":` start that trains."""
+    node = start.node
+    if not (isinstance(node, cst.If) and "__name__" in code_of(node.test)):
+        return None
+    for stmt in plan.script.inside(start):
+        if stmt.parents[-1] is start and stmt.block.statements:
+            return training_start(plan, stmt.block, -1)
+    return None
+
+
+def _no_start_reason(plan: Plan, site: ConfigSite) -> str:
+    spawned = _spawn_reason(plan)
+    return spawned or f"nothing after the config `{site.names[0]}` in its block starts training"
+
+
+def _spawn_reason(plan: Plan) -> str | None:
+    for stmt in plan.script.statements:
+        for call in stmt.calls:
+            if method_name(call) == "spawn" or (call_name(call) or "").endswith("Process"):
+                return (
+                    "training runs in worker processes started with "
+                    f"`{call_name(call)}`; starting the run inside the worker is not "
+                    "supported yet, and a run in the parent would record nothing"
+                )
+    return None
 
 
 def _kind_words(kind: str) -> str:
@@ -167,9 +214,12 @@ def _mutates(plan: Plan, top: Stmt, names: set[str]) -> bool:
         if isinstance(expression, cst.Call) and not is_report_call(expression):
             if calls_trainer(stmt, plan.trainers):
                 continue
+            # A helper that takes only the config may fill it in (a distributed
+            # setup writing rank and device); one that takes more just reads it.
             args = positional_args(expression)
-            if any(isinstance(a, cst.Name) and a.value in names for a in args):
-                return True
+            if call_name(expression) == "setattr" or len(args) == 1:
+                if args and isinstance(args[0], cst.Name) and args[0].value in names:
+                    return True
             if root_name(expression.func) in names:
                 return True
     return False
@@ -178,27 +228,59 @@ def _mutates(plan: Plan, top: Stmt, names: set[str]) -> bool:
 def _init_with_collected(plan: Plan) -> bool:
     entry = _entry_block(plan)
     if entry is None:
-        plan.omit(Point.INIT, "no statement in this file starts the training")
+        plan.omit(Point.INIT, _spawn_reason(plan) or "no statement in this file starts the training")
         return False
     block, start = entry
     constants = _constants(plan, block, start)
-    if not constants:
-        plan.omit(
-            Point.INIT,
-            "no configuration found (argparse, OmegaConf, Hydra, dataclass, dict) "
-            "and no hyperparameter constants to collect",
+    if constants:
+        after = max(
+            (s.index for s, _ in constants if s.block is block and s.index < start.index),
+            default=_after_docstring(block),
         )
-        return False
-    after = max(
-        (s.index for s, _ in constants if s.block is block and s.index < start.index),
-        default=_after_docstring(block),
-    )
-    expression = _dict_code([name for _, name in constants])
+        entries = [(name.lower(), name) for _, name in constants]
+        names = ", ".join(name for _, name in constants)
+        why = f"no config object; collected the hyperparameter constants {names}"
+    else:
+        entries = _inline_settings(plan, start)
+        if not entries:
+            plan.omit(
+                Point.INIT,
+                "no configuration found (argparse, OmegaConf, Hydra, dataclass, dict) "
+                "and no hyperparameter values to collect",
+            )
+            return False
+        after = start.index - 1
+        names = ", ".join(key for key, _ in entries)
+        why = f"no config object; collected the literal settings {names} from the code"
+    expression = _dict_code(entries)
     plan.config_kind = "collected"
     plan.config_expression = expression
-    names = ", ".join(name for _, name in constants)
-    why = f"no config object; collected the hyperparameter constants {names}"
     return _place(plan, block, after, start, expression, why.replace("{", "{{"), ())
+
+
+def _inline_settings(plan: Plan, start: Stmt) -> list[tuple[str, str]]:
+    """Literal hyperparameters written inline: optimizer and loader keywords, loop lengths."""
+    entries: dict[str, str] = {}
+    for stmt in plan.script.statements:
+        if stmt.scope is not start.scope:
+            continue
+        for call in stmt.calls:
+            if not _OPTIMIZER_OR_LOADER.search(call_name(call) or ""):
+                continue
+            for arg in call.args:
+                if arg.keyword is not None and _is_literal(arg.value):
+                    entries.setdefault(arg.keyword.value, code_of(arg.value).strip())
+    for training in plan.loops:
+        for loop in (*training.loop.loops, training.loop):
+            node = loop.node
+            if not (isinstance(node, cst.For) and isinstance(node.target, cst.Name)):
+                continue
+            if call_name(node.iter) if isinstance(node.iter, cst.Call) else None:
+                bounds = positional_args(node.iter)  # type: ignore[arg-type]
+                if call_name(node.iter) == "range" and bounds and _is_literal(bounds[-1]):  # type: ignore[arg-type]
+                    key = "epochs" if "epoch" in node.target.value else "steps"
+                    entries.setdefault(key, code_of(bounds[-1]).strip())
+    return list(entries.items())
 
 
 def _entry_block(plan: Plan) -> tuple[Block, Stmt] | None:
@@ -216,6 +298,7 @@ def _entry_block(plan: Plan) -> tuple[Block, Stmt] | None:
     )
     if start is None:
         return None
+    start = _outermost(start)
     for call in start.calls:
         func = call.func
         if isinstance(func, cst.Name) and func.value in plan.script.functions:
@@ -232,6 +315,17 @@ def _entry_block(plan: Plan) -> tuple[Block, Stmt] | None:
                 if top is not None:
                     return body.block, top
     return start.block, start
+
+
+def _outermost(stmt: Stmt) -> Stmt:
+    """The statement around `stmt` that a run should enclose: not inside its loops,
+    but inside an `if __name__ == "__main__":` block."""
+    for parent in reversed(stmt.parents):
+        node = parent.node
+        if isinstance(node, cst.If) and "__name__" in code_of(node.test):
+            break
+        stmt = parent
+    return stmt
 
 
 def _constants(plan: Plan, block: Block, start: Stmt) -> list[tuple[Stmt, str]]:
@@ -278,8 +372,8 @@ def _is_literal(value: cst.BaseExpression) -> bool:
     return False
 
 
-def _dict_code(names: list[str]) -> str:
-    entries = [f"{json.dumps(name.lower())}: {name}" for name in names]
+def _dict_code(pairs: list[tuple[str, str]]) -> str:
+    entries = [f"{json.dumps(key)}: {value}" for key, value in pairs]
     one_line = "{" + ", ".join(entries) + "}"
     if len(one_line) <= 60:
         return one_line

@@ -13,6 +13,7 @@ from injector._matchers import (
     expression_of,
     method_name,
     read_names,
+    small_statements,
     positional_args,
 )
 from injector.points import Plan
@@ -51,7 +52,9 @@ def loop_index(loop: Stmt) -> Index | None:
         return None
     target, iterable = node.target, node.iter
     if isinstance(target, cst.Name) and isinstance(iterable, cst.Call):
-        if call_name(iterable) in ("range", "itertools.count", "count", "trange"):
+        # `range(start, stop, stride)` yields offsets, not a count of steps.
+        counting = call_name(iterable) in ("range", "itertools.count", "count", "trange")
+        if counting and len(iterable.args) < 3:
             return Index(target.value, None, loop)
     if not (isinstance(iterable, cst.Call) and call_name(iterable) == "enumerate"):
         return None
@@ -68,12 +71,24 @@ def loop_index(loop: Stmt) -> Index | None:
     return Index(first.value, dotted(loader) if loader is not None else None, loop)
 
 
+def modulo_operand(test: cst.BaseExpression) -> str | None:
+    """`n` in a condition like `n % k == 0`, also inside `and`/`or`."""
+    if isinstance(test, cst.BooleanOperation):
+        return modulo_operand(test.left) or modulo_operand(test.right)
+    if isinstance(test, cst.Comparison) and isinstance(test.left, cst.BinaryOperation):
+        if isinstance(test.left.operator, cst.Modulo):
+            return dotted(test.left.left) or ""
+    return None
+
+
 def epoch_name(training: TrainingLoop) -> str | None:
-    """A name holding the current epoch: an outer loop's target or a parameter."""
+    """A name holding the current epoch: an outer loop over `range(...)`, or a
+    parameter named like an epoch."""
     for outer in reversed(training.loop.loops):
         node = outer.node
         if isinstance(node, cst.For) and isinstance(node.target, cst.Name):
-            if _EPOCH_NAME.match(node.target.value) or "epoch" in node.target.value:
+            ranged = isinstance(node.iter, cst.Call) and call_name(node.iter) == "range"
+            if ranged or "epoch" in node.target.value:
                 return node.target.value
     for param in training.scope.params:
         if _EPOCH_NAME.match(param) or param.endswith("epoch"):
@@ -82,22 +97,21 @@ def epoch_name(training: TrainingLoop) -> str | None:
 
 
 def counters(plan: Plan, training: TrainingLoop) -> list[tuple[str, Stmt]]:
-    """`x += 1` counters inside the loop, named like steps or iterations."""
-    found: list[tuple[str, Stmt]] = []
-    for stmt in plan.script.inside(training.loop):
+    """`x += n` counters named like steps, in the loop first, then in outer loops."""
+    inner: list[tuple[str, Stmt]] = []
+    outer: list[tuple[str, Stmt]] = []
+    outermost = training.loop.loops[0] if training.loop.loops else training.loop
+    for stmt in plan.script.inside(outermost):
         node = stmt.node
         if not isinstance(node, cst.SimpleStatementLine):
             continue
         for small in node.body:
-            if (
-                isinstance(small, cst.AugAssign)
-                and isinstance(small.operator, cst.AddAssign)
-                and isinstance(small.value, cst.Integer)
-            ):
+            if isinstance(small, cst.AugAssign) and isinstance(small.operator, cst.AddAssign):
                 name = dotted(small.target)
                 if name and _COUNTER_NAME.search(name.rsplit(".", 1)[-1]):
+                    found = inner if stmt.within(training.loop) else outer
                     found.append((name, stmt))
-    return found
+    return inner + outer
 
 
 def called_per_epoch(plan: Plan, training: TrainingLoop) -> bool:
@@ -206,16 +220,28 @@ def inside_condition(anchor: Stmt, training: TrainingLoop) -> bool:
     return False
 
 
-def plan_step(plan: Plan, training: TrainingLoop, anchor: Stmt, every: int) -> StepPlan:
-    """Choose the step value and the interval condition for a log after `anchor`."""
+def plan_step(
+    plan: Plan,
+    training: TrainingLoop,
+    anchor: Stmt,
+    every: int,
+    reported_counter: str | None = None,
+) -> StepPlan:
+    """Choose the step value and the interval condition for a log after `anchor`.
+
+    `reported_counter` is the variable the script's own report interval is
+    computed on (`n` in `if n % k == 0:`), used when nothing better counts steps.
+    """
     per_epoch = called_per_epoch(plan, training)
     epoch = epoch_name(training)
     own = [c for c in counters(plan, training) if not _in_nested_loop(c[1], training)]
     index = loop_index(training.loop)
     step: str | None = None
     why = ""
-    if own and (not per_epoch or "." in own[0][0]):
+    if own and (not per_epoch or _survives_calls(plan, training, own[0][0])):
         step, why = own[0][0], f"the script's own counter `{own[0][0]}`"
+    elif reported_counter and (index is None or reported_counter != index.name):
+        step, why = reported_counter, f"the script's own counter `{reported_counter}`"
     elif index is not None and not training.loop.loops and not per_epoch:
         step, why = index.name, f"the loop index `{index.name}`"
     elif index is not None and epoch and index.loader:
@@ -262,8 +288,24 @@ def _gate_base(
 
 
 def _in_nested_loop(stmt: Stmt, training: TrainingLoop) -> bool:
+    """Inside a loop that runs within the training loop (a micro-step loop)."""
     loops = stmt.loops
-    return bool(loops) and loops[-1] is not training.loop
+    return training.loop in loops and loops[-1] is not training.loop
+
+
+def _survives_calls(plan: Plan, training: TrainingLoop, counter: str) -> bool:
+    """An attribute, or a parameter the function returns: it counts across calls."""
+    if "." in counter:
+        return True
+    scope = training.scope
+    if counter not in scope.params:
+        return False
+    for stmt in plan.script.in_scope(scope):
+        for small in small_statements(stmt.node):
+            if isinstance(small, cst.Return) and small.value is not None:
+                if counter in read_names(small.value):
+                    return True
+    return False
 
 
 def resolvable(code: str, at: Stmt) -> bool:

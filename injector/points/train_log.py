@@ -10,8 +10,8 @@ from __future__ import annotations
 import libcst as cst
 
 from injector._matchers import dotted, method_name, root_name
-from injector.points import Plan, insertable, log_call
-from injector.points.loop_facts import StepPlan, plan_step, resolvable, update_anchor
+from injector.points import Plan, indent, insertable, log_call
+from injector.points.loop_facts import StepPlan, modulo_operand, plan_step, resolvable, update_anchor
 from injector.result import Point
 from injector.script import Stmt
 from injector.training import TrainingLoop
@@ -26,6 +26,7 @@ from injector.values import (
     metric_key,
     number_code,
     reported_expressions,
+    root_of,
 )
 
 DESCRIPTION = "Log the training loss, learning rate and step once per optimizer update."
@@ -49,7 +50,8 @@ def _plan_loop(plan: Plan, training: TrainingLoop) -> None:
     if report is not None and insertable(report[0]):
         stmt, call = report
         metrics = _train_metrics(plan, training, stmt, call)
-        step = plan_step(plan, training, anchor, plan.options.log_every)
+        counter = _interval_variable(stmt, training)
+        step = plan_step(plan, training, anchor, plan.options.log_every, counter)
         evaluation = [m for m in metrics if EVAL_PREFIX.match(m.key)]
         metrics = [m for m in metrics if m not in evaluation]
         if metrics:
@@ -73,7 +75,7 @@ def _plan_loop(plan: Plan, training: TrainingLoop) -> None:
     step = plan_step(plan, training, anchor, plan.options.log_every)
     own_step = step.step if step.step == step.counter_name else None
     code = log_call(metrics, "train", own_step or _checked_step(step.step, anchor))
-    code = f"if {step.gate}:\n" + _indent(code)
+    code = f"if {step.gate}:\n" + indent(code)
     if step.counter_name and step.counter_setup:
         if not insertable(step.counter_setup):
             plan.omit(Point.TRAIN_LOG, "the training loop is on a one-line block")
@@ -99,34 +101,44 @@ def _checked_step(step: str | None, at: Stmt) -> str | None:
     return step if step is not None and resolvable(step, at) else None
 
 
-def _indent(code: str) -> str:
-    return "".join(f"    {line}\n" if line else "\n" for line in code.splitlines())
-
-
 def _report_site(plan: Plan, training: TrainingLoop) -> tuple[Stmt, cst.Call] | None:
-    """A print or logger call under an interval check (`if step % k == 0`) in the loop."""
+    """A print or logger call of the training loss under `if step % k == 0:` in the loop."""
     for stmt in plan.script.inside(training.loop):
-        if stmt.loops[-1] is not training.loop:
-            continue
-        if not any(isinstance(p.node, cst.If) and _has_modulo(p.node.test) for p in stmt.parents):
+        if stmt.loops[-1] is not training.loop or _interval_variable(stmt, training) is None:
             continue
         for call in stmt.calls:
-            if is_report_call(call) and _reports_loss(call):
+            if is_report_call(call) and _reports_loss(plan, training, stmt, call):
                 return stmt, call
     return None
 
 
-def _has_modulo(test: cst.BaseExpression) -> bool:
-    code = code_of(test)
-    return "%" in code
+def _interval_variable(stmt: Stmt, training: TrainingLoop) -> str | None:
+    """`n` for a statement under `if n % k == 0:` within the training loop."""
+    for parent in reversed(stmt.parents):
+        if parent is training.loop:
+            return None
+        if isinstance(parent.node, cst.If):
+            counted = modulo_operand(parent.node.test)
+            if counted is not None:
+                return counted
+    return None
 
 
-def _reports_loss(call: cst.Call) -> bool:
+def _reports_loss(plan: Plan, training: TrainingLoop, stmt: Stmt, call: cst.Call) -> bool:
+    """Whether the call shows a training loss that can be logged as a number."""
+    losses = _loss_names(training)
     for reported in reported_expressions(call):
         key = metric_key(reported)
-        if key and is_loss_name(key):
+        if not key or EVAL_PREFIX.match(key) or not (is_loss_name(key) or key in losses):
+            continue
+        if _number_code(plan, training, reported.expression, stmt) is not None:
             return True
     return False
+
+
+def _loss_names(training: TrainingLoop) -> set[str]:
+    """Names the script differentiates: a loss, whatever it is called."""
+    return {name for b in training.backwards if (name := dotted(b.loss))}
 
 
 def _train_metrics(
@@ -152,10 +164,14 @@ def _reported_metrics(
     for reported in reported_expressions(call):
         key = metric_key(reported)
         expression = reported.expression
+        if key in _loss_names(training) and len(training.backwards) == 1:
+            key = "loss"
         if key is None or key in skip or not is_metric_name(key):
             continue
         if isinstance(expression, cst.Name) and expression.value in skip:
             continue
+        if isinstance(expression, cst.Attribute) and root_of(expression) in plan.kinds.settings:
+            continue  # a setting, already in the run's config
         value = _number_code(plan, training, expression, at)
         if value is not None and resolvable(value, at) and key not in {m.key for m in metrics}:
             metrics.append(Metric(key, value))

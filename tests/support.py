@@ -1,0 +1,28 @@
+"""Helpers the tests share: external tools that a test needs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+STRICT_SKIPS_VARIABLE = "WANDB_INJECT_STRICT_SKIPS"
+# Every skip for a missing tool starts with this, so conftest can recognise it.
+MISSING_TOOL = "missing tool"
+
+
+def require_tool(name: str, how_to_install: str) -> str:
+    """The tool's path on PATH; without it the test is skipped, saying how to install.
+
+    Under WANDB_INJECT_STRICT_SKIPS=1 (as in CI) conftest turns that skip into a
+    failure, so a machine without the tool cannot pass by skipping.
+    """
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{MISSING_TOOL} {name!r}: install it with {how_to_install}")
+    return path
+
+
+def strict_skips() -> bool:
+    return os.environ.get(STRICT_SKIPS_VARIABLE) == "1"
