@@ -1,4 +1,4 @@
-"""Add Weights & Biases tracking to Python training scripts by rewriting their source."""
+"""Add Weights & Biases tracking to Python training scripts by rewriting them."""
 
 from __future__ import annotations
 

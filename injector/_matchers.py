@@ -91,7 +91,7 @@ def names_in(node: cst.CSTNode) -> Iterator[str]:
 
 
 def read_names(node: cst.CSTNode) -> set[str]:
-    """Names an expression reads: not attribute names, keywords or comprehension targets."""
+    """Names an expression reads; not attributes, keywords or comprehension targets."""
     found: set[str] = set()
     bound: set[str] = set()
     stack = [node]
@@ -99,16 +99,12 @@ def read_names(node: cst.CSTNode) -> set[str]:
         current = stack.pop()
         if isinstance(current, cst.Name):
             found.add(current.value)
-        elif isinstance(current, cst.Attribute):
-            stack.append(current.value)
-        elif isinstance(current, cst.Arg):
+        elif isinstance(current, cst.Attribute | cst.Arg):
             stack.append(current.value)
         else:
             if isinstance(current, cst.CompFor):
                 bound.update(assigned_names(current.target))
-                stack.extend(
-                    c for c in children(current) if c is not current.target
-                )
+                stack.extend(c for c in children(current) if c is not current.target)
                 continue
             stack.extend(children(current))
     return found - bound

@@ -1,4 +1,4 @@
-"""Find where a script's configuration is built, and the expression that captures all of it."""
+"""Where a script builds its configuration, and an expression that captures it all."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import libcst as cst
 
 from injector._matchers import (
     assigned_names,
-    small_statements,
     call_name,
     dotted,
     method_name,
     positional_args,
     receiver,
+    small_statements,
 )
 from injector.script import Scope, Script, Stmt
 
@@ -157,9 +157,11 @@ class _Finder:
             call = assignment[1]
             if (call_name(call) or "").endswith("HfArgumentParser"):
                 args = positional_args(call)
-                count = len(args[0].elements) if args and isinstance(
-                    args[0], cst.Tuple | cst.List
-                ) else 1
+                count = (
+                    len(args[0].elements)
+                    if args and isinstance(args[0], cst.Tuple | cst.List)
+                    else 1
+                )
                 parsers[assignment[0][0]] = count
         return parsers
 
@@ -176,7 +178,10 @@ class _Finder:
         """`train(parser.parse_args())`: the namespace is the function's parameter."""
         for call in stmt.calls:
             func = call.func
-            if not isinstance(func, cst.Name) or func.value not in self.script.functions:
+            if (
+                not isinstance(func, cst.Name)
+                or func.value not in self.script.functions
+            ):
                 continue
             for position, arg in enumerate(positional_args(call)):
                 if _is_parse_call(arg):
@@ -184,7 +189,9 @@ class _Finder:
                     definition = self._definition(scope)
                     if definition is not None and position < len(scope.params):
                         name = scope.params[position]
-                        return ConfigSite("argparse", definition, [name], f"vars({name})")
+                        return ConfigSite(
+                            "argparse", definition, [name], f"vars({name})"
+                        )
         return None
 
     def _definition(self, scope: Scope) -> Stmt | None:
@@ -214,13 +221,18 @@ class _Finder:
                 name = names[position]
                 return ConfigSite("argparse", stmt, [name], f"vars({name})")
             return None
-        if self.omegaconf and called.startswith(self.omegaconf + ".") and method in (
-            "load",
-            "create",
-            "merge",
-            "structured",
-            "from_cli",
-            "unsafe_merge",
+        if (
+            self.omegaconf
+            and called.startswith(self.omegaconf + ".")
+            and method
+            in (
+                "load",
+                "create",
+                "merge",
+                "structured",
+                "from_cli",
+                "unsafe_merge",
+            )
         ):
             return self._single(stmt, names, "omegaconf", self._to_container(names[0]))
         if called in self.dataclasses or _DATACLASS_PARSERS.match(called):
@@ -268,17 +280,27 @@ class _Finder:
             )
         else:
             parts = ", ".join(f"**dataclasses.asdict({n})" for n in names[:count])
-            expression = f"{{{parts}}}" if count > 1 else f"dataclasses.asdict({names[0]})"
-        return ConfigSite("hf_argparser", stmt, names[:count], expression, [("dataclasses", None)])
+            expression = (
+                f"{{{parts}}}" if count > 1 else f"dataclasses.asdict({names[0]})"
+            )
+        return ConfigSite(
+            "hf_argparser", stmt, names[:count], expression, [("dataclasses", None)]
+        )
 
     def _dataclass(self, stmt: Stmt, names: list[str]) -> ConfigSite | None:
         if len(names) != 1:
             return None
         return ConfigSite(
-            "dataclass", stmt, names, f"dataclasses.asdict({names[0]})", [("dataclasses", None)]
+            "dataclass",
+            stmt,
+            names,
+            f"dataclasses.asdict({names[0]})",
+            [("dataclasses", None)],
         )
 
-    def _dict_literal(self, stmt: Stmt, names: list[str], value: cst.Dict) -> ConfigSite | None:
+    def _dict_literal(
+        self, stmt: Stmt, names: list[str], value: cst.Dict
+    ) -> ConfigSite | None:
         if len(names) != 1 or not _looks_configured(value, names[0]):
             return None
         return ConfigSite("dict", stmt, names, names[0])
@@ -328,7 +350,10 @@ def _omegaconf_name(script: Script) -> str | None:
         if not isinstance(node, cst.SimpleStatementLine):
             continue
         for small in node.body:
-            if isinstance(small, cst.ImportFrom) and dotted(small.module) == "omegaconf":
+            if (
+                isinstance(small, cst.ImportFrom)
+                and dotted(small.module) == "omegaconf"
+            ):
                 if isinstance(small.names, cst.ImportStar):
                     return "OmegaConf"
                 for alias in small.names:
@@ -346,4 +371,3 @@ def _omegaconf_name(script: Script) -> str | None:
 
 def find_config_sites(script: Script) -> list[ConfigSite]:
     return list(_Finder(script).sites())
-

@@ -1,4 +1,4 @@
-"""Planned insertions, applied to the tree, and the new code with each insertion's line."""
+"""Planned insertions, applied to the tree; the new code and each insertion's line."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ from injector._matchers import children
 from injector.result import Insertion, Point
 from injector.script import Stmt
 
+Where = Literal["before", "after"]
+
 
 class SnippetError(ValueError):
-    """An inserted snippet did not parse: a bug in a planner, never in the user's file."""
+    """A planned snippet did not parse: a bug in a planner, not in the user's file."""
 
 
 @dataclass(eq=False)
@@ -28,7 +30,7 @@ class Edit:
     """
 
     anchor: Stmt
-    where: Literal["before", "after"]
+    where: Where
     statements: list[cst.BaseStatement]
     point: Point
     reason: str
@@ -37,10 +39,11 @@ class Edit:
 
 
 def parse_snippet(code: str, module: cst.Module) -> list[cst.BaseStatement]:
-    """Parse statements written by a planner with the file's indentation and newlines."""
+    """Parse a planner's statements with the file's indentation and newlines."""
     config = module.config_for_parsing
     try:
-        parsed = cst.parse_module(code.replace("    ", config.default_indent), config)
+        indent = str(config.default_indent)
+        parsed = cst.parse_module(code.replace("    ", indent), config)
     except cst.ParserSyntaxError as error:
         raise SnippetError(f"planned code does not parse: {code!r}") from error
     return list(parsed.body)
@@ -48,7 +51,7 @@ def parse_snippet(code: str, module: cst.Module) -> list[cst.BaseStatement]:
 
 def make_edit(
     anchor: Stmt,
-    where: Literal["before", "after"],
+    where: Where,
     code: str,
     point: Point,
     reason: str,
@@ -151,7 +154,7 @@ def render(
     rebuilt: dict[int, cst.CSTNode],
     evidence: Sequence[cst.CSTNode] = (),
 ) -> tuple[str, list[Insertion], Callable[[cst.CSTNode], int]]:
-    """The module's code, one Insertion per edit, and the new line of any evidence node."""
+    """The module's code, one Insertion per edit, and the line of any evidence node."""
     wanted = {id(edit.statements[0]) for edit in edits}
     noted = [*evidence, *(node for edit in edits for node in edit.evidence)]
     wanted.update(id(rebuilt.get(id(node), node)) for node in noted)

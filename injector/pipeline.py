@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import traceback
 
@@ -38,10 +39,12 @@ def inject_source(
     try:
         return _inject(data, options, path)
     except RecursionError:
-        return _unchanged(path, data, Status.SKIPPED, "the code is nested too deeply to parse")
+        return _unchanged(
+            path, data, Status.SKIPPED, "the code is nested too deeply to parse"
+        )
     except SnippetError as error:
         return _unchanged(path, data, Status.FAILED, f"internal error: {error}")
-    except Exception as error:  # noqa: BLE001 - one broad catch at the library's edge
+    except Exception as error:
         where = traceback.extract_tb(error.__traceback__)[-1]
         detail = f"{type(error).__name__}: {error} ({where.filename}:{where.lineno})"
         return _unchanged(path, data, Status.FAILED, f"internal error: {detail}")
@@ -53,7 +56,12 @@ def _unchanged(path: str, data: bytes, status: Status, reason: str) -> FileRepor
 
 def _inject(data: bytes, options: InjectOptions, path: str) -> FileReport:
     if not _TRAINING_MARKERS.search(data):
-        return _unchanged(path, data, Status.UNCHANGED, "no backward pass or optimizer step")
+        return _unchanged(
+            path, data, Status.UNCHANGED, "no backward pass or optimizer step"
+        )
+    problem = _python_rejects(data, path)
+    if problem is not None:
+        return _unchanged(path, data, Status.SKIPPED, problem)
     try:
         module = cst.parse_module(data)
     except cst.ParserSyntaxError as error:
@@ -65,8 +73,28 @@ def _inject(data: bytes, options: InjectOptions, path: str) -> FileReport:
     if plan.edits:
         return _report(plan, data, path)
     report = _unchanged(path, data, Status.UNCHANGED, _why_nothing(plan))
-    report.omissions = [Omission(o.point, o.reason) for o in plan.omissions if not o.evidence]
+    report.omissions = [
+        Omission(o.point, o.reason) for o in plan.omissions if not o.evidence
+    ]
     return report
+
+
+def _python_rejects(data: bytes, path: str) -> str | None:
+    """Why CPython's own parser refuses the file, if it does.
+
+    libcst's native parser can overflow the stack (and kill the process) on input
+    nested deeper than CPython allows; CPython's parser stops such input safely,
+    and costs a tenth of libcst's, so it goes first.
+    """
+    try:
+        ast.parse(data, path)
+    except SyntaxError as error:
+        return f"does not parse as Python 3 (line {error.lineno}: {error.msg})"
+    except (RecursionError, MemoryError):
+        return "the code is nested too deeply to parse"
+    except ValueError as error:
+        return f"cannot be read as Python source: {error}"
+    return None
 
 
 def _plan(module: cst.Module, data: bytes, options: InjectOptions, path: str) -> Plan:
@@ -76,10 +104,15 @@ def _plan(module: cst.Module, data: bytes, options: InjectOptions, path: str) ->
     tracking = find_tracking(script, data)
     plan = Plan(path, script, options, loops, trainers, tracking, Kinds(script))
     if not loops:
-        plan.omit(Point.TRAIN_LOG, "no training loop: no backward pass and optimizer step in a loop")
+        plan.omit(
+            Point.TRAIN_LOG,
+            "no training loop: no backward pass and optimizer step in a loop",
+        )
         return plan
     if tracking.integrations and not tracking.inits:
-        plan.omit(Point.INTEGRATION, "W&B is already wired in through a framework integration")
+        plan.omit(
+            Point.INTEGRATION, "W&B is already wired in through a framework integration"
+        )
         return plan
     if not plan_init(plan):
         return plan
@@ -98,19 +131,45 @@ def _why_nothing(plan: Plan) -> str:
     return "nothing to add"
 
 
+def _uncompilable(plan: Plan, data: bytes, path: str, error: SyntaxError) -> FileReport:
+    """The output does not compile: blame the input if it does not either."""
+    try:
+        compile(plan.module.code, path, "exec", dont_inherit=True)
+    except SyntaxError as original:
+        reason = f"does not compile (line {original.lineno}: {original.msg})"
+        return _unchanged(path, data, Status.SKIPPED, reason)
+    reason = f"internal error: the rewritten file would not compile ({error.msg})"
+    return _unchanged(path, data, Status.FAILED, reason)
+
+
 def _report(plan: Plan, data: bytes, path: str) -> FileReport:
     module, rebuilt = apply_edits(plan.module, plan.edits)
     evidence = [node for o in plan.omissions for node in o.evidence]
     code, insertions, line_of = render(module, plan.edits, rebuilt, evidence)
-    compile(code, path, "exec", dont_inherit=True)
+    try:
+        compile(code, path, "exec", dont_inherit=True)
+    except SyntaxError as error:
+        return _uncompilable(plan, data, path, error)
     omissions = [
-        Omission(o.point, o.reason.format(*(line_of(n) for n in o.evidence)) if o.evidence else o.reason)
+        Omission(
+            o.point,
+            o.reason.format(*(line_of(n) for n in o.evidence))
+            if o.evidence
+            else o.reason,
+        )
         for o in plan.omissions
     ]
     config = None
     if plan.config_kind and plan.config_expression:
         config = ConfigInfo(plan.config_kind, " ".join(plan.config_expression.split()))
     new_source = code.encode(module.encoding)
-    report = FileReport(path, Status.CHANGED, data, new_source, config=config,
-                        insertions=insertions, omissions=omissions)
+    report = FileReport(
+        path,
+        Status.CHANGED,
+        data,
+        new_source,
+        config=config,
+        insertions=insertions,
+        omissions=omissions,
+    )
     return report

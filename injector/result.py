@@ -29,7 +29,7 @@ class Status(StrEnum):
 
 @dataclass(frozen=True)
 class Insertion:
-    """One piece of inserted code, with the 1-based line it starts on in the new file."""
+    """Inserted code, with the 1-based line it starts on in the new file."""
 
     point: Point
     line: int
@@ -58,7 +58,7 @@ class Omission:
 
 @dataclass(frozen=True)
 class ConfigInfo:
-    """The configuration the run records: its kind, and the expression passed as config."""
+    """The configuration the run records: its kind, and the expression passed."""
 
     kind: str
     expression: str

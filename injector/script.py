@@ -1,4 +1,4 @@
-"""One pass over a parsed script: every statement with its block, scope and enclosing loops."""
+"""One pass over a parsed script: each statement with its block, scope and loops."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Literal
 
 import libcst as cst
 
-from injector._matchers import assigned_names, calls_in, children, descendants
+from injector._matchers import assigned_names, calls_in, children, descendants, dotted
 
 ScopeKind = Literal["module", "function", "class"]
 BlockOwner = cst.Module | cst.IndentedBlock | cst.SimpleStatementSuite
@@ -28,7 +28,10 @@ class Scope:
     bound: set[str] = field(default_factory=set)
 
     def resolves(self, name: str) -> bool:
-        """Whether `name` is bound here, in an enclosing function, the module or builtins."""
+        """Whether `name` is bound here, in an outer function, the module or builtins.
+
+        Class bodies are skipped, as Python skips them for code in methods.
+        """
         scope: Scope | None = self
         while scope is not None:
             visible = scope is self or scope.kind != "class"
@@ -44,7 +47,7 @@ class Scope:
 
 @dataclass(eq=False)
 class Block:
-    """A sequence of statements: a module body, an indented block or a one-line suite."""
+    """Statements in sequence: a module body, an indented block or a one-line suite."""
 
     owner: BlockOwner
     path: tuple[cst.CSTNode, ...]
@@ -117,8 +120,10 @@ def _header_nodes(stmt: cst.BaseStatement) -> Sequence[cst.CSTNode]:
     return ()
 
 
-def _bodies(stmt: cst.BaseStatement) -> Iterator[tuple[tuple[cst.CSTNode, ...], BlockOwner]]:
-    """The statement blocks directly inside a compound statement, with the nodes between."""
+def _bodies(
+    stmt: cst.BaseStatement,
+) -> Iterator[tuple[tuple[cst.CSTNode, ...], BlockOwner]]:
+    """The blocks directly inside a compound statement, with the nodes between."""
     if isinstance(stmt, cst.If):
         yield (stmt,), _owner(stmt.body)
         orelse = stmt.orelse
@@ -209,7 +214,11 @@ class _Scanner:
         scope = Scope(kind, node, parent, node.name.value)
         if isinstance(node, cst.FunctionDef):
             params = node.params
-            for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            for param in (
+                *params.posonly_params,
+                *params.params,
+                *params.kwonly_params,
+            ):
                 scope.params.append(param.name.value)
             for star in (params.star_arg, params.star_kwarg):
                 if isinstance(star, cst.Param):
@@ -239,13 +248,12 @@ def _imported_names(node: cst.Import | cst.ImportFrom) -> Iterator[str]:
         return
     for alias in node.names:
         if alias.asname is not None:
-            yield from assigned_names(alias.asname.name)  # type: ignore[arg-type]
+            target = alias.asname.name
+            if isinstance(target, cst.Name):
+                yield target.value
         elif isinstance(node, cst.Import):
-            first = alias.name
-            while isinstance(first, cst.Attribute):
-                first = first.value
-            assert isinstance(first, cst.Name)
-            yield first.value
+            # `import a.b` binds `a`.
+            yield (dotted(alias.name) or "").split(".", 1)[0]
         else:
             assert isinstance(alias.name, cst.Name)
             yield alias.name.value

@@ -10,7 +10,12 @@ from injector._matchers import call_name, dotted, keyword_arg
 from injector.script import Script, Stmt
 
 # Framework hooks that send metrics to W&B without any wandb.* call in the script.
-_INTEGRATIONS = ("WandbLogger", "WandbMetricsLogger", "WandbModelCheckpoint", "WandbCallback")
+_INTEGRATIONS = (
+    "WandbLogger",
+    "WandbMetricsLogger",
+    "WandbModelCheckpoint",
+    "WandbCallback",
+)
 _TRACKER_KEYWORDS = ("report_to", "log_with")
 
 
@@ -66,8 +71,9 @@ def _note_imports(stmt: Stmt, found: Tracking) -> None:
             for alias in small.names:
                 if dotted(alias.name) == "wandb":
                     asname = alias.asname
-                    name = asname.name if asname is not None else alias.name
-                    found.aliases.add(dotted(name) or "wandb")  # type: ignore[arg-type]
+                    bound = asname.name if asname is not None else alias.name
+                    if isinstance(bound, cst.Name):
+                        found.aliases.add(bound.value)
                     found.imports.append(stmt)
         elif isinstance(small, cst.ImportFrom):
             module = dotted(small.module) or ""
@@ -90,7 +96,10 @@ def _note_call(stmt: Stmt, call: cst.Call, found: Tracking) -> None:
             found.finishes.append(stmt)
         elif method == "tensorboard" or name.endswith("tensorboard.patch"):
             found.syncs_tensorboard = True
-    elif method in _INTEGRATIONS or name in _INTEGRATIONS:
+    elif method in _INTEGRATIONS or _names_wandb_tracker(call):
         found.integrations.append(stmt)
-    elif any(_is_wandb_string(keyword_arg(call, k)) for k in _TRACKER_KEYWORDS):
-        found.integrations.append(stmt)
+
+
+def _names_wandb_tracker(call: cst.Call) -> bool:
+    """`report_to="wandb"` or `log_with=["wandb", ...]` in a framework's call."""
+    return any(_is_wandb_string(keyword_arg(call, k)) for k in _TRACKER_KEYWORDS)

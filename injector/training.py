@@ -1,4 +1,4 @@
-"""Where a script trains: backward passes, optimizer steps, and the loops holding them."""
+"""Where a script trains: backward passes, optimizer steps, and their loops."""
 
 from __future__ import annotations
 
@@ -213,6 +213,8 @@ def calls_trainer(stmt: Stmt, trainers: set[str]) -> bool:
         if isinstance(func, cst.Name) and func.value in trainers:
             return True
         if isinstance(func, cst.Attribute) and func.attr.value in trainers:
-            if root_name(func) == "self" or (func.attr.value != "train" and not call.args):
+            if root_name(func) == "self" or (
+                func.attr.value != "train" and not call.args
+            ):
                 return True
     return False

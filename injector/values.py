@@ -1,4 +1,4 @@
-"""Which values a script reports, what they are (tensor or Python number), and their keys."""
+"""Which values a script reports, whether each is a tensor or a number, and its key."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ _METRIC_NAME = re.compile(
 
 @dataclass(frozen=True)
 class Metric:
-    """A value to log: its key (without the train/ or eval/ prefix) and the code for it."""
+    """A value to log: its key (without train/ or eval/) and the code for it."""
 
     key: str
     code: str
@@ -99,14 +99,22 @@ def _format_parts(value: cst.BaseExpression) -> list[Reported]:
                 for i, a in enumerate(positional)
             ]
             found += [
-                Reported(a.keyword.value, None, a.value) for a in value.args if a.keyword
+                Reported(a.keyword.value, None, a.value)
+                for a in value.args
+                if a.keyword
             ]
             return found
-    if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.Modulo):
+    if isinstance(value, cst.BinaryOperation) and isinstance(
+        value.operator, cst.Modulo
+    ):
         if isinstance(value.left, cst.SimpleString):
             labels = _labels(value.left, r"%[-+ #0-9.]*[a-zA-Z]")
             right = value.right
-            items = [e.value for e in right.elements] if isinstance(right, cst.Tuple) else [right]
+            items = (
+                [e.value for e in right.elements]
+                if isinstance(right, cst.Tuple)
+                else [right]
+            )
             return [
                 Reported(None, labels[i] if i < len(labels) else None, item)
                 for i, item in enumerate(items)
@@ -120,6 +128,13 @@ def _format_parts(value: cst.BaseExpression) -> list[Reported]:
     if isinstance(value, cst.SimpleString | cst.ConcatenatedString):
         return []
     return [Reported(None, None, value)]
+
+
+def _string_key(key: cst.BaseExpression) -> str | None:
+    if isinstance(key, cst.SimpleString):
+        text = key.evaluated_value
+        return text if isinstance(text, str) else None
+    return None
 
 
 def _labels(template: cst.SimpleString, placeholder: str) -> list[str | None]:
@@ -162,7 +177,14 @@ def metric_key(reported: Reported) -> str | None:
 
 def _name_key(expression: cst.BaseExpression) -> str | None:
     base = expression
-    while isinstance(base, cst.Call) and method_name(base) in ("item", "mean", "sum", "cpu", "detach", "float"):
+    while isinstance(base, cst.Call) and method_name(base) in (
+        "item",
+        "mean",
+        "sum",
+        "cpu",
+        "detach",
+        "float",
+    ):
         inner = receiver(base)
         if inner is None:
             return None
@@ -224,7 +246,11 @@ class Kinds:
         small = self.last_assignment(name, at)
         if small is None or depth > 4:
             return "unknown"
-        value = small.value if isinstance(small, cst.Assign | cst.AnnAssign | cst.AugAssign) else None
+        value = (
+            small.value
+            if isinstance(small, cst.Assign | cst.AnnAssign | cst.AugAssign)
+            else None
+        )
         if value is None:
             return "unknown"
         kind = self.of(value, at, depth + 1)
@@ -240,7 +266,10 @@ class Kinds:
         if isinstance(expression, cst.Name):
             return self.of_name(expression.value, at, depth)
         if isinstance(expression, cst.BinaryOperation):
-            kinds = {self.of(expression.left, at, depth), self.of(expression.right, at, depth)}
+            kinds = {
+                self.of(expression.left, at, depth),
+                self.of(expression.right, at, depth),
+            }
             if "tensor" in kinds:
                 return "tensor"
             return "number" if kinds == {"number"} else "unknown"
@@ -281,7 +310,9 @@ def _targets(small: cst.BaseSmallStatement) -> list[str]:
     return []
 
 
-_PLURAL = re.compile(r"(?<!los)s$|_list$|_dict$|^(metrics|results|stats)$", re.IGNORECASE)
+_PLURAL = re.compile(
+    r"(?<!los)s$|_list$|_dict$|^(metrics|results|stats)$", re.IGNORECASE
+)
 _CONTAINER_CALLS = re.compile(
     r"^(list|dict|tuple|set|sorted|zip|map|filter|enumerate|range|"
     r"(np|numpy|torch)\.(array|stack|cat|tensor|zeros|ones|concatenate))$"
@@ -308,12 +339,16 @@ def number_code(
         return f"{code}.item()" if simple else f"({code}).item()"
     if kind == "number":
         return code
-    if scalar_fallback and isinstance(expression, cst.Name) and not _PLURAL.search(
-        expression.value
+    if (
+        scalar_fallback
+        and isinstance(expression, cst.Name)
+        and not _PLURAL.search(expression.value)
     ):
         small = kinds.last_assignment(expression.value, at)
         value = getattr(small, "value", None)
-        if isinstance(value, cst.Call) and not _CONTAINER_CALLS.match(call_name(value) or ""):
+        if isinstance(value, cst.Call) and not _CONTAINER_CALLS.match(
+            call_name(value) or ""
+        ):
             return f"float({code})"
     return None
 

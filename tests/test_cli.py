@@ -490,7 +490,7 @@ def test_skipped_files_get_one_note_on_stderr(
     capsys: pytest.CaptureFixture[str], training_script: Path
 ) -> None:
     source = training_script.read_text()
-    training_script.write_text(f"import wandb\n{source}\nwandb.init()\n")
+    training_script.write_text(source + "\nloss.backward(  # never closed\n")
 
     code, out, err = run(capsys, str(training_script))
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Literal
 
 import libcst as cst
 
 from injector.config import ConfigSite
-from injector.edits import Edit, make_edit
+from injector.edits import Edit, Where, make_edit
 from injector.options import InjectOptions
 from injector.result import Point
 from injector.script import Block, Script, Stmt
@@ -55,7 +54,7 @@ class Plan:
     def insert(
         self,
         anchor: Stmt,
-        where: Literal["before", "after"],
+        where: Where,
         code: str,
         point: Point,
         reason: str,
@@ -102,7 +101,9 @@ def insertable(stmt: Stmt) -> bool:
 def log_call(metrics: list[Metric], prefix: str, step: str | None) -> str:
     """A `wandb.log` call, on one line when it fits, else one entry per line."""
     entries = [
-        f"**{m.code}" if m.key == "**" else f"{json.dumps(_full_key(m.key, prefix))}: {m.code}"
+        f"**{m.code}"
+        if m.key == "**"
+        else f"{json.dumps(_full_key(m.key, prefix))}: {m.code}"
         for m in metrics
     ]
     tail = f", step={step}" if step else ""

@@ -62,7 +62,7 @@ def plan_eval_logs(plan: Plan) -> None:
 
 
 def eval_functions(plan: Plan) -> set[str]:
-    """The script's own functions that evaluate: by name, or by switching to eval mode."""
+    """The script's functions that evaluate: by name, or by entering eval mode."""
     found: set[str] = set()
     for name, scopes in plan.script.functions.items():
         if name in plan.trainers:
@@ -86,7 +86,9 @@ def _in_training_scope(plan: Plan, scope: Scope) -> bool:
     return scope.kind == "module" or scope.name in plan.trainers
 
 
-def _plan_result_site(plan: Plan, stmt: Stmt, evaluators: set[str], logged: set[str]) -> None:
+def _plan_result_site(
+    plan: Plan, stmt: Stmt, evaluators: set[str], logged: set[str]
+) -> None:
     body = small_statements(stmt.node)
     if len(body) != 1 or not isinstance(body[0], cst.Assign):
         return
@@ -132,7 +134,9 @@ def _returned(plan: Plan, function: str, count: int, depth: int = 0) -> list[Ret
     return [(stmt, value)]
 
 
-def _result_metrics(plan: Plan, name: str, returned: Returned, at: Stmt) -> list[Metric]:
+def _result_metrics(
+    plan: Plan, name: str, returned: Returned, at: Stmt
+) -> list[Metric]:
     if returned is None:
         return []
     where, value = returned
@@ -205,7 +209,9 @@ def _dict_metrics(
             return []
         kind = plan.kinds.of(element.value, where)
         entry = f"{name}[{json.dumps(text)}]"
-        code = {"tensor": f"{entry}.item()", "number": entry}.get(kind, f"float({entry})")
+        code = {"tensor": f"{entry}.item()", "number": entry}.get(
+            kind, f"float({entry})"
+        )
         metrics.append(Metric(_short(text), code))
     return metrics
 
@@ -280,20 +286,23 @@ def _plan_inline(plan: Plan) -> None:
 def _under_interval(stmt: Stmt) -> bool:
     """Inside an `if step % k == 0:` block: an evaluation every k steps."""
     return any(
-        isinstance(p.node, cst.If) and isinstance(p.node.test, cst.Comparison)
+        isinstance(p.node, cst.If)
+        and isinstance(p.node.test, cst.Comparison)
         and "%" in cst.Module(body=[]).code_for_node(p.node.test)
         for p in stmt.parents
     )
 
 
 def _after_evaluation(plan: Plan, stmt: Stmt, step_loops: set[int]) -> bool:
-    """Whether evaluation mode was entered since the last training loop, before `stmt`."""
+    """Whether eval mode was entered after the last training loop and before `stmt`."""
     current: Stmt | None = stmt
     while current is not None:
         for earlier in reversed(current.block.statements[: current.index]):
             if id(earlier) in step_loops:
                 return False
-            if _enters_eval(earlier) or any(_enters_eval(s) for s in plan.script.inside(earlier)):
+            if _enters_eval(earlier) or any(
+                _enters_eval(s) for s in plan.script.inside(earlier)
+            ):
                 return True
         parent = current.parents[-1] if current.parents else None
         if parent is None or isinstance(parent.node, cst.For | cst.While):
@@ -302,8 +311,10 @@ def _after_evaluation(plan: Plan, stmt: Stmt, step_loops: set[int]) -> bool:
     return False
 
 
-def printed_metrics(plan: Plan, stmt: Stmt, call: cst.Call, eval_only: bool) -> list[Metric]:
-    """Numeric metrics a print or logger call reports, keyed without their eval prefix."""
+def printed_metrics(
+    plan: Plan, stmt: Stmt, call: cst.Call, eval_only: bool
+) -> list[Metric]:
+    """Numeric metrics a print or logger call reports, keyed without eval prefixes."""
     if not is_report_call(call):
         return []
     metrics: list[Metric] = []
@@ -319,7 +330,11 @@ def printed_metrics(plan: Plan, stmt: Stmt, call: cst.Call, eval_only: bool) -> 
             continue
         code = number_code(plan.kinds, reported.expression, stmt, scalar_fallback=True)
         short = _short(key)
-        if code is not None and resolvable(code, stmt) and short not in {m.key for m in metrics}:
+        if (
+            code is not None
+            and resolvable(code, stmt)
+            and short not in {m.key for m in metrics}
+        ):
             metrics.append(Metric(short, code))
     return metrics
 

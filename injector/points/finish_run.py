@@ -21,7 +21,11 @@ _EXITS = ("sys.exit", "exit", "quit", "os._exit")
 def plan_finish(plan: Plan) -> None:
     if plan.tracking.finishes:
         first = plan.tracking.finishes[0]
-        plan.omit(Point.FINISH, "the script already calls `wandb.finish` (line {0})", (first.node,))
+        plan.omit(
+            Point.FINISH,
+            "the script already calls `wandb.finish` (line {0})",
+            (first.node,),
+        )
         return
     block, start = plan.run_block, plan.run_start
     if block is None or start is None:
@@ -49,12 +53,23 @@ def _plan_end(plan: Plan, block: Block) -> None:
         )
         return
     if _is_return(last):
-        plan.insert(last, "before", "wandb.finish()\n", Point.FINISH,
-                    "before the training function returns on line {0}", (last.node,))
+        plan.insert(
+            last,
+            "before",
+            "wandb.finish()\n",
+            Point.FINISH,
+            "before the training function returns on line {0}",
+            (last.node,),
+        )
         return
-    plan.insert(last, "after", "wandb.finish()\n", Point.FINISH,
-                "once training and everything after it are done, after line {0}",
-                (last.node,))
+    plan.insert(
+        last,
+        "after",
+        "wandb.finish()\n",
+        Point.FINISH,
+        "once training and everything after it are done, after line {0}",
+        (last.node,),
+    )
 
 
 def _plan_early_returns(plan: Plan, block: Block, start: Stmt) -> None:
@@ -67,12 +82,20 @@ def _plan_early_returns(plan: Plan, block: Block, start: Stmt) -> None:
         if top is None or top.index < init_at:
             continue
         if not insertable(stmt):
-            plan.omit(Point.FINISH, "the return on line {0} is on a one-line block",
-                      (stmt.node,))
+            plan.omit(
+                Point.FINISH,
+                "the return on line {0} is on a one-line block",
+                (stmt.node,),
+            )
             continue
-        plan.insert(stmt, "before", "wandb.finish()\n", Point.FINISH,
-                    "before the early return on line {0}, which ends training",
-                    (stmt.node,))
+        plan.insert(
+            stmt,
+            "before",
+            "wandb.finish()\n",
+            Point.FINISH,
+            "before the early return on line {0}, which ends training",
+            (stmt.node,),
+        )
 
 
 def _init_position(plan: Plan, block: Block) -> int:

@@ -13,7 +13,7 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
 
 from injector._matchers import is_docstring, small_statements
-from injector.edits import Edit, parse_snippet
+from injector.edits import Edit, Where, parse_snippet
 from injector.points import Plan
 from injector.result import Point
 from injector.script import Stmt
@@ -24,9 +24,15 @@ DESCRIPTION = "Import wandb, and what the inserted code uses, after the last imp
 def plan_imports(plan: Plan) -> None:
     if not plan.edits or not plan.imports:
         return
-    module_stmts = [s for s in plan.script.statements if s.scope.kind == "module" and not s.parents]
+    module_stmts = [
+        s for s in plan.script.statements if s.scope.kind == "module" and not s.parents
+    ]
     anchor, where = _position(plan, module_stmts)
-    top_imports = [s.node for s in module_stmts if _is_import(s)]
+    top_imports = [
+        s.node
+        for s in module_stmts
+        if _is_import(s) and isinstance(s.node, cst.SimpleStatementLine)
+    ]
     statements: list[cst.BaseStatement] = []
     for module_name, name in plan.imports:
         statements.extend(_import_statement(plan, top_imports, module_name, name))
@@ -37,7 +43,9 @@ def plan_imports(plan: Plan) -> None:
     reason = f"the inserted code uses {what}"
     if where == "after" and _is_import(anchor):
         reason += "; placed after the last top-level import, on line {0}"
-    edit = Edit(anchor, where, statements, Point.IMPORT, reason, code.strip(), (anchor.node,))
+    edit = Edit(
+        anchor, where, statements, Point.IMPORT, reason, code.strip(), (anchor.node,)
+    )
     plan.edits.insert(0, edit)
 
 
@@ -46,7 +54,7 @@ def _is_import(stmt: Stmt) -> bool:
     return bool(body) and all(isinstance(s, cst.Import | cst.ImportFrom) for s in body)
 
 
-def _position(plan: Plan, module_stmts: list[Stmt]) -> tuple[Stmt, str]:
+def _position(plan: Plan, module_stmts: list[Stmt]) -> tuple[Stmt, Where]:
     """After the last top-level import that comes before any module-level use."""
     first_use = min(
         (e.anchor.top_in(module_stmts[0].block) for e in plan.edits),
@@ -64,7 +72,10 @@ def _position(plan: Plan, module_stmts: list[Stmt]) -> tuple[Stmt, str]:
 
 
 def _import_statement(
-    plan: Plan, top_imports: list[cst.BaseStatement], module_name: str, name: str | None
+    plan: Plan,
+    top_imports: list[cst.SimpleStatementLine],
+    module_name: str,
+    name: str | None,
 ) -> list[cst.BaseStatement]:
     bound = name or module_name
     if bound in plan.script.module_scope.bound and _imported_at_top(top_imports, bound):
@@ -83,7 +94,7 @@ def _import_statement(
     return parse_snippet(line, plan.module)
 
 
-def _imported_at_top(top_imports: list[cst.BaseStatement], bound: str) -> bool:
+def _imported_at_top(top_imports: list[cst.SimpleStatementLine], bound: str) -> bool:
     for stmt in top_imports:
         for small in small_statements(stmt):
             if isinstance(small, cst.Import | cst.ImportFrom) and not isinstance(

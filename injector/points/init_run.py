@@ -14,14 +14,15 @@ import libcst as cst
 from injector._matchers import (
     assigned_names,
     call_name,
-    method_name,
     expression_of,
     is_docstring,
+    method_name,
     positional_args,
     root_name,
 )
 from injector.config import HYPERPARAMETER, KIND_ORDER, ConfigSite, find_config_sites
-from injector.points import Plan, insertable, quoted
+from injector.edits import Where
+from injector.points import Plan, insertable
 from injector.result import Point
 from injector.script import Block, Stmt
 from injector.training import calls_trainer
@@ -47,7 +48,11 @@ def training_start(plan: Plan, block: Block, after: int) -> Stmt | None:
         if stmt.scope is not _block_scope(block) or not starts_training(stmt, plan):
             continue
         top = stmt.top_in(block)
-        if top is not None and top.index > after and (best is None or top.index < best.index):
+        if (
+            top is not None
+            and top.index > after
+            and (best is None or top.index < best.index)
+        ):
             best = top
     return best
 
@@ -61,8 +66,22 @@ def plan_init(plan: Plan) -> bool:
     tracking = plan.tracking
     if tracking.inits:
         first = tracking.inits[0]
-        plan.omit(Point.INIT, "the script already calls `wandb.init` (line {0})", (first.node,))
-        plan.omit(Point.FINISH, "the script already starts its own run; W&B ends it at exit")
+        plan.omit(
+            Point.INIT,
+            "the script already calls `wandb.init` (line {0})",
+            (first.node,),
+        )
+        plan.omit(
+            Point.FINISH, "the script already starts its own run; W&B ends it at exit"
+        )
+        if not _runs_before_training(plan, first):
+            plan.omit(
+                Point.TRAIN_LOG,
+                "the script's `wandb.init` (line {0}) runs after its training, so "
+                "a log call in the loop would come before the run exists",
+                (first.node,),
+            )
+            return False
         if not tracking.has_top_level_import:
             plan.omit(
                 Point.TRAIN_LOG,
@@ -118,7 +137,9 @@ def _init_after_site(plan: Plan, site: ConfigSite) -> bool:
         block = guarded.block
         after = _last_mutation(plan, block, -1, start.index, set(site.names))
     site_stmt = site.stmt
-    mutated = after > (site_stmt.index if site_stmt.block is block else -1) and after >= 0
+    mutated = (
+        after > (site_stmt.index if site_stmt.block is block else -1) and after >= 0
+    )
     why = f"{_kind_words(site.kind)} `{site.names[0]}` is built on line {{0}}"
     evidence: tuple[cst.BaseStatement, ...] = (site_stmt.node,)
     if mutated and block.statements[after] is not site_stmt:
@@ -145,15 +166,30 @@ def _main_guard_start(plan: Plan, start: Stmt) -> Stmt | None:
     return None
 
 
+def _runs_before_training(plan: Plan, init: Stmt) -> bool:
+    """For an init at module level: whether it precedes the statement that trains."""
+    if init.scope.kind != "module":
+        return True
+    module_block = plan.script.statements[0].block
+    top = init.top_in(module_block)
+    start = training_start(plan, module_block, -1)
+    return top is None or start is None or top.index <= start.index
+
+
 def _no_start_reason(plan: Plan, site: ConfigSite) -> str:
     spawned = _spawn_reason(plan)
-    return spawned or f"nothing after the config `{site.names[0]}` in its block starts training"
+    return (
+        spawned
+        or f"nothing after the config `{site.names[0]}` in its block starts training"
+    )
 
 
 def _spawn_reason(plan: Plan) -> str | None:
     for stmt in plan.script.statements:
         for call in stmt.calls:
-            if method_name(call) == "spawn" or (call_name(call) or "").endswith("Process"):
+            if method_name(call) == "spawn" or (call_name(call) or "").endswith(
+                "Process"
+            ):
                 return (
                     "training runs in worker processes started with "
                     f"`{call_name(call)}`; starting the run inside the worker is not "
@@ -185,7 +221,9 @@ def _after_docstring(block: Block) -> int:
     return 0 if first is not None and is_docstring(first.node) else -1
 
 
-def _last_mutation(plan: Plan, block: Block, after: int, stop: int, names: set[str]) -> int:
+def _last_mutation(
+    plan: Plan, block: Block, after: int, stop: int, names: set[str]
+) -> int:
     """The index of the last statement before `stop` that changes the config."""
     last = after
     for stmt in block.statements[after + 1 : stop]:
@@ -228,13 +266,20 @@ def _mutates(plan: Plan, top: Stmt, names: set[str]) -> bool:
 def _init_with_collected(plan: Plan) -> bool:
     entry = _entry_block(plan)
     if entry is None:
-        plan.omit(Point.INIT, _spawn_reason(plan) or "no statement in this file starts the training")
+        plan.omit(
+            Point.INIT,
+            _spawn_reason(plan) or "no statement in this file starts the training",
+        )
         return False
     block, start = entry
     constants = _constants(plan, block, start)
     if constants:
         after = max(
-            (s.index for s, _ in constants if s.block is block and s.index < start.index),
+            (
+                s.index
+                for s, _ in constants
+                if s.block is block and s.index < start.index
+            ),
             default=_after_docstring(block),
         )
         entries = [(name.lower(), name) for _, name in constants]
@@ -259,7 +304,7 @@ def _init_with_collected(plan: Plan) -> bool:
 
 
 def _inline_settings(plan: Plan, start: Stmt) -> list[tuple[str, str]]:
-    """Literal hyperparameters written inline: optimizer and loader keywords, loop lengths."""
+    """Inline literal settings: optimizer and loader keywords, loop lengths."""
     entries: dict[str, str] = {}
     for stmt in plan.script.statements:
         if stmt.scope is not start.scope:
@@ -275,16 +320,17 @@ def _inline_settings(plan: Plan, start: Stmt) -> list[tuple[str, str]]:
             node = loop.node
             if not (isinstance(node, cst.For) and isinstance(node.target, cst.Name)):
                 continue
-            if call_name(node.iter) if isinstance(node.iter, cst.Call) else None:
-                bounds = positional_args(node.iter)  # type: ignore[arg-type]
-                if call_name(node.iter) == "range" and bounds and _is_literal(bounds[-1]):  # type: ignore[arg-type]
+            iterable = node.iter
+            if isinstance(iterable, cst.Call) and call_name(iterable) == "range":
+                bounds = positional_args(iterable)
+                if bounds and _is_literal(bounds[-1]):
                     key = "epochs" if "epoch" in node.target.value else "steps"
                     entries.setdefault(key, code_of(bounds[-1]).strip())
     return list(entries.items())
 
 
 def _entry_block(plan: Plan) -> tuple[Block, Stmt] | None:
-    """Where the run should live when there is no config: the block that starts training."""
+    """Where the run lives when there is no config: the block that starts training."""
     module_block = plan.script.statements[0].block if plan.script.statements else None
     if module_block is None:
         return None
@@ -303,7 +349,14 @@ def _entry_block(plan: Plan) -> tuple[Block, Stmt] | None:
         func = call.func
         if isinstance(func, cst.Name) and func.value in plan.script.functions:
             scope = plan.script.functions[func.value][-1]
-            body = next((s for s in plan.script.statements if s.scope is scope and not s.parents), None)
+            body = next(
+                (
+                    s
+                    for s in plan.script.statements
+                    if s.scope is scope and not s.parents
+                ),
+                None,
+            )
             if body is None:
                 continue
             inner = training_start(plan, body.block, -1)
@@ -401,7 +454,7 @@ def _place(
     evidence: tuple[cst.BaseStatement, ...],
 ) -> bool:
     anchor = block.statements[after] if after >= 0 else block.statements[0]
-    where = "after" if after >= 0 else "before"
+    where: Where = "after" if after >= 0 else "before"
     if not insertable(anchor):
         plan.omit(Point.INIT, "the config is built on a one-line block")
         return False

@@ -1,4 +1,4 @@
-"""Facts about a training loop that the log points need: counters, indexes, epochs, gates."""
+"""What the log points need to know of a training loop: counters, epochs, gates."""
 
 from __future__ import annotations
 
@@ -12,15 +12,17 @@ from injector._matchers import (
     dotted,
     expression_of,
     method_name,
+    positional_args,
     read_names,
     small_statements,
-    positional_args,
 )
 from injector.points import Plan
 from injector.script import Block, Stmt
 from injector.training import TrainingLoop
 
-_COUNTER_NAME = re.compile(r"step|iter|^it$|^itr$|update|global|^n_?iter|^i_?iter", re.I)
+_COUNTER_NAME = re.compile(
+    r"step|iter|^it$|^itr$|update|global|^n_?iter|^i_?iter", re.I
+)
 _EPOCH_NAME = re.compile(r"^(epoch|ep|cur_epoch|epoch_idx|current_epoch|e)$", re.I)
 _UPDATE_METHODS = ("zero_grad", "step", "update", "clear_grad")
 _WRAPPERS = re.compile(r"tqdm|track|progress|enumerate", re.I)
@@ -53,7 +55,12 @@ def loop_index(loop: Stmt) -> Index | None:
     target, iterable = node.target, node.iter
     if isinstance(target, cst.Name) and isinstance(iterable, cst.Call):
         # `range(start, stop, stride)` yields offsets, not a count of steps.
-        counting = call_name(iterable) in ("range", "itertools.count", "count", "trange")
+        counting = call_name(iterable) in (
+            "range",
+            "itertools.count",
+            "count",
+            "trange",
+        )
         if counting and len(iterable.args) < 3:
             return Index(target.value, None, loop)
     if not (isinstance(iterable, cst.Call) and call_name(iterable) == "enumerate"):
@@ -106,7 +113,9 @@ def counters(plan: Plan, training: TrainingLoop) -> list[tuple[str, Stmt]]:
         if not isinstance(node, cst.SimpleStatementLine):
             continue
         for small in node.body:
-            if isinstance(small, cst.AugAssign) and isinstance(small.operator, cst.AddAssign):
+            if isinstance(small, cst.AugAssign) and isinstance(
+                small.operator, cst.AddAssign
+            ):
                 name = dotted(small.target)
                 if name and _COUNTER_NAME.search(name.rsplit(".", 1)[-1]):
                     found = inner if stmt.within(training.loop) else outer
@@ -142,7 +151,9 @@ def _calls_function(call: cst.Call, name: str) -> bool:
 
 def is_update_call(stmt: Stmt) -> bool:
     expression = expression_of(stmt.node)
-    return isinstance(expression, cst.Call) and method_name(expression) in _UPDATE_METHODS
+    return (
+        isinstance(expression, cst.Call) and method_name(expression) in _UPDATE_METHODS
+    )
 
 
 def update_anchor(training: TrainingLoop) -> Stmt:
@@ -154,7 +165,9 @@ def update_anchor(training: TrainingLoop) -> Stmt:
         first = tops[0]
         if first is None or any(t is None for t in tops):
             break
-        inner = _shared_child_block(first, sites) if all(t is first for t in tops) else None
+        inner = (
+            _shared_child_block(first, sites) if all(t is first for t in tops) else None
+        )
         if inner is None:
             break
         block = inner

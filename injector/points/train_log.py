@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import libcst as cst
 
-from injector._matchers import dotted, method_name, root_name
+from injector._matchers import dotted
 from injector.points import Plan, indent, insertable, log_call
-from injector.points.loop_facts import StepPlan, modulo_operand, plan_step, resolvable, update_anchor
+from injector.points.loop_facts import (
+    StepPlan,
+    modulo_operand,
+    plan_step,
+    resolvable,
+    update_anchor,
+)
 from injector.result import Point
 from injector.script import Stmt
 from injector.training import TrainingLoop
@@ -35,10 +41,16 @@ DESCRIPTION = "Log the training loss, learning rate and step once per optimizer 
 def plan_train_logs(plan: Plan) -> None:
     if plan.tracking.logs:
         first = plan.tracking.logs[0]
-        plan.omit(Point.TRAIN_LOG, "the script already calls `wandb.log` (line {0})", (first.node,))
+        plan.omit(
+            Point.TRAIN_LOG,
+            "the script already calls `wandb.log` (line {0})",
+            (first.node,),
+        )
         return
     if plan.tracking.syncs_tensorboard:
-        plan.omit(Point.TRAIN_LOG, "metrics already reach W&B through TensorBoard syncing")
+        plan.omit(
+            Point.TRAIN_LOG, "metrics already reach W&B through TensorBoard syncing"
+        )
         return
     for training in plan.loops:
         _plan_loop(plan, training)
@@ -58,9 +70,19 @@ def _plan_loop(plan: Plan, training: TrainingLoop) -> None:
             step_code = _checked_step(step.step, stmt)
             code = log_call(metrics, "train", step_code)
             why = "beside the script's own loss report on line {0}, at its interval"
-            plan.insert(stmt, "after", code, Point.TRAIN_LOG, why + _step_words(step), (stmt.node,))
+            plan.insert(
+                stmt,
+                "after",
+                code,
+                Point.TRAIN_LOG,
+                why + _step_words(step),
+                (stmt.node,),
+            )
             if evaluation:
-                renamed = [Metric(EVAL_PREFIX.sub("", m.key) or m.key, m.code) for m in evaluation]
+                renamed = [
+                    Metric(EVAL_PREFIX.sub("", m.key) or m.key, m.code)
+                    for m in evaluation
+                ]
                 code = log_call(renamed, "eval", step_code)
                 why = "the same report on line {0} shows evaluation metrics"
                 plan.insert(stmt, "after", code, Point.EVAL_LOG, why, (stmt.node,))
@@ -81,8 +103,13 @@ def _plan_loop(plan: Plan, training: TrainingLoop) -> None:
             plan.omit(Point.TRAIN_LOG, "the training loop is on a one-line block")
             return
         code = f"{step.counter_name} += 1\n" + code
-        plan.insert(step.counter_setup, "before", f"{step.counter_name} = 0\n",
-                    Point.TRAIN_LOG, "counts optimizer updates to space out the logs")
+        plan.insert(
+            step.counter_setup,
+            "before",
+            f"{step.counter_name} = 0\n",
+            Point.TRAIN_LOG,
+            "counts optimizer updates to space out the logs",
+        )
     elif step.gate is None or not resolvable(step.gate, anchor):
         plan.omit(Point.TRAIN_LOG, "no counter or index to space out the logs")
         return
@@ -102,9 +129,12 @@ def _checked_step(step: str | None, at: Stmt) -> str | None:
 
 
 def _report_site(plan: Plan, training: TrainingLoop) -> tuple[Stmt, cst.Call] | None:
-    """A print or logger call of the training loss under `if step % k == 0:` in the loop."""
+    """A print or logger call of the loss under `if step % k == 0:` in the loop."""
     for stmt in plan.script.inside(training.loop):
-        if stmt.loops[-1] is not training.loop or _interval_variable(stmt, training) is None:
+        if (
+            stmt.loops[-1] is not training.loop
+            or _interval_variable(stmt, training) is None
+        ):
             continue
         for call in stmt.calls:
             if is_report_call(call) and _reports_loss(plan, training, stmt, call):
@@ -124,12 +154,18 @@ def _interval_variable(stmt: Stmt, training: TrainingLoop) -> str | None:
     return None
 
 
-def _reports_loss(plan: Plan, training: TrainingLoop, stmt: Stmt, call: cst.Call) -> bool:
+def _reports_loss(
+    plan: Plan, training: TrainingLoop, stmt: Stmt, call: cst.Call
+) -> bool:
     """Whether the call shows a training loss that can be logged as a number."""
     losses = _loss_names(training)
     for reported in reported_expressions(call):
         key = metric_key(reported)
-        if not key or EVAL_PREFIX.match(key) or not (is_loss_name(key) or key in losses):
+        if (
+            not key
+            or EVAL_PREFIX.match(key)
+            or not (is_loss_name(key) or key in losses)
+        ):
             continue
         if _number_code(plan, training, reported.expression, stmt) is not None:
             return True
@@ -170,10 +206,17 @@ def _reported_metrics(
             continue
         if isinstance(expression, cst.Name) and expression.value in skip:
             continue
-        if isinstance(expression, cst.Attribute) and root_of(expression) in plan.kinds.settings:
+        if (
+            isinstance(expression, cst.Attribute)
+            and root_of(expression) in plan.kinds.settings
+        ):
             continue  # a setting, already in the run's config
         value = _number_code(plan, training, expression, at)
-        if value is not None and resolvable(value, at) and key not in {m.key for m in metrics}:
+        if (
+            value is not None
+            and resolvable(value, at)
+            and key not in {m.key for m in metrics}
+        ):
             metrics.append(Metric(key, value))
     return metrics
 
@@ -183,7 +226,7 @@ def _index_names(training: TrainingLoop) -> set[str]:
     for loop in (*training.loop.loops, training.loop):
         node = loop.node
         if isinstance(node, cst.For):
-            target = node.target
+            target: cst.BaseExpression = node.target
             if isinstance(target, cst.Tuple) and target.elements:
                 target = target.elements[0].value
             if isinstance(target, cst.Name):
@@ -203,7 +246,7 @@ def _number_code(
 
 
 def _loss_kind(plan: Plan, training: TrainingLoop, name: str, at: Stmt) -> str:
-    """A backward-passed loss is a tensor, unless rebound to a number after the backward."""
+    """A loss passed to backward is a tensor, unless later rebound to a number."""
     backward = next(b for b in training.backwards if dotted(b.loss) == name)
     small = plan.kinds.last_assignment(name, at, after=backward.stmt)
     if small is None:
@@ -222,12 +265,14 @@ def _loss_metrics(plan: Plan, training: TrainingLoop, at: Stmt) -> list[Metric]:
         value = as_number(name, kind)  # type: ignore[arg-type]
         if value is None or not resolvable(value, at):
             continue
-        metrics.append(Metric(name.rsplit(".", 1)[-1], value + _unscale(plan, backward, name)))
+        metrics.append(
+            Metric(name.rsplit(".", 1)[-1], value + _unscale(plan, backward, name))
+        )
     return metrics
 
 
 def _unscale(plan: Plan, backward: object, name: str) -> str:
-    """`* k` when the loss was divided by k for gradient accumulation before backward."""
+    """`* k` when the loss was divided by k for gradient accumulation."""
     from injector.training import Backward
 
     assert isinstance(backward, Backward)
@@ -251,7 +296,9 @@ def _before_in_loop(plan: Plan, stmt: Stmt) -> list[Stmt]:
 
 
 def _division_of(small: cst.BaseSmallStatement, name: str) -> str | None:
-    if isinstance(small, cst.AugAssign) and isinstance(small.operator, cst.DivideAssign):
+    if isinstance(small, cst.AugAssign) and isinstance(
+        small.operator, cst.DivideAssign
+    ):
         if dotted(small.target) == name:
             return code_of(small.value).strip()
     if isinstance(small, cst.Assign) and len(small.targets) == 1:

@@ -55,9 +55,15 @@ def test_report_meets_expectations(case: Case) -> None:
     if "config_expression" in expect:
         assert report.config is not None
         assert report.config.expression == expect["config_expression"]
-    logs = [i.code for i in report.insertions if "wandb.log" in i.code and i.point == "train_log"]
+    logs = [
+        i.code
+        for i in report.insertions
+        if "wandb.log" in i.code and i.point == "train_log"
+    ]
     if "train_log_step" in expect:
-        assert [step_value(code) for code in logs] == [expect["train_log_step"]] * len(logs)
+        assert [step_value(code) for code in logs] == [expect["train_log_step"]] * len(
+            logs
+        )
     if "train_loss_expr" in expect:
         values = [logged_value(code, "train/loss") for code in logs]
         assert values == [expect["train_loss_expr"]] * len(logs)
