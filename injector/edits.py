@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -15,6 +17,8 @@ from injector.result import Insertion, Point
 from injector.script import Stmt
 
 Where = Literal["before", "after"]
+# Planners indent with four spaces; files may use tabs or two spaces.
+_LEADING_INDENT = re.compile(r"^(?:    )+", re.MULTILINE)
 
 
 class SnippetError(ValueError):
@@ -25,41 +29,44 @@ class SnippetError(ValueError):
 class Edit:
     """New statements to put before or after an existing statement, in its block.
 
+    `code` is what a planner wrote; `statements` are filled by `parse_snippets`.
     `reason` may name lines as `{0}`, `{1}`, ...: the lines, in the new file, of the
     statements in `evidence`.
     """
 
     anchor: Stmt
     where: Where
-    statements: list[cst.BaseStatement]
+    code: str
     point: Point
     reason: str
-    code: str = ""
     evidence: tuple[cst.BaseStatement, ...] = ()
+    statements: list[cst.BaseStatement] = field(default_factory=list)
 
 
-def parse_snippet(code: str, module: cst.Module) -> list[cst.BaseStatement]:
-    """Parse a planner's statements with the file's indentation and newlines."""
+def parse_snippets(edits: Sequence[Edit], module: cst.Module) -> None:
+    """Parse every edit's code in one go, with the file's indentation and newlines.
+
+    One libcst parse per file instead of one per snippet: the parser's fixed cost
+    is larger than that of a few dozen lines.
+    """
     config = module.config_for_parsing
+    indent = str(config.default_indent)
+    pending = [edit for edit in edits if not edit.statements]
+    counts: list[int] = []
+    for edit in pending:
+        try:
+            counts.append(len(ast.parse(edit.code).body))
+        except SyntaxError as error:
+            raise SnippetError(f"planned code does not parse: {edit.code!r}") from error
+    source = "".join(edit.code.rstrip("\n") + "\n" for edit in pending)
+    source = _LEADING_INDENT.sub(lambda m: indent * (len(m.group(0)) // 4), source)
     try:
-        indent = str(config.default_indent)
-        parsed = cst.parse_module(code.replace("    ", indent), config)
+        parsed = cst.parse_module(source, config)
     except cst.ParserSyntaxError as error:
-        raise SnippetError(f"planned code does not parse: {code!r}") from error
-    return list(parsed.body)
-
-
-def make_edit(
-    anchor: Stmt,
-    where: Where,
-    code: str,
-    point: Point,
-    reason: str,
-    module: cst.Module,
-    evidence: tuple[cst.BaseStatement, ...] = (),
-) -> Edit:
-    statements = parse_snippet(code, module)
-    return Edit(anchor, where, statements, point, reason, code.strip(), evidence)
+        raise SnippetError(f"planned code does not parse: {source!r}") from error
+    body: list[cst.BaseStatement] = list(parsed.body)
+    for edit, count in zip(pending, counts, strict=True):
+        edit.statements, body = body[:count], body[count:]
 
 
 def apply_edits(

@@ -8,7 +8,7 @@ import traceback
 
 import libcst as cst
 
-from injector.edits import SnippetError, apply_edits, render
+from injector.edits import SnippetError, apply_edits, parse_snippets, render
 from injector.options import InjectOptions
 from injector.points import Plan
 from injector.points.eval_log import plan_eval_logs
@@ -143,6 +143,7 @@ def _uncompilable(plan: Plan, data: bytes, path: str, error: SyntaxError) -> Fil
 
 
 def _report(plan: Plan, data: bytes, path: str) -> FileReport:
+    parse_snippets(plan.edits, plan.module)
     module, rebuilt = apply_edits(plan.module, plan.edits)
     evidence = [node for o in plan.omissions for node in o.evidence]
     code, insertions, line_of = render(module, plan.edits, rebuilt, evidence)

@@ -64,6 +64,10 @@ class Stmt:
     scope: Scope
     parents: tuple[Stmt, ...]
     calls: list[cst.Call]
+    # Place in the script's source-order list; statements nested in this one
+    # follow it directly, up to `end`.
+    position: int = 0
+    end: int = 0
 
     @property
     def loops(self) -> tuple[Stmt, ...]:
@@ -91,13 +95,19 @@ class Script:
     statements: list[Stmt]
     scopes: list[Scope]
     functions: dict[str, list[Scope]]
+    by_scope: dict[int, list[Stmt]] = field(default_factory=dict)
 
-    def in_scope(self, scope: Scope) -> Iterator[Stmt]:
-        return (s for s in self.statements if s.scope is scope)
+    def __post_init__(self) -> None:
+        for stmt in self.statements:
+            self.by_scope.setdefault(id(stmt.scope), []).append(stmt)
+
+    def in_scope(self, scope: Scope) -> list[Stmt]:
+        return self.by_scope.get(id(scope), [])
 
     def inside(self, outer: Stmt) -> Iterator[Stmt]:
         """Statements nested in `outer`, within the same scope."""
-        return (s for s in self.statements if outer in s.parents)
+        nested = self.statements[outer.position + 1 : outer.end]
+        return (s for s in nested if s.scope is outer.scope)
 
     @property
     def module_scope(self) -> Scope:
@@ -180,9 +190,11 @@ class _Scanner:
         for index, node in enumerate(body):
             assert isinstance(node, cst.BaseStatement)
             stmt = Stmt(node, block, index, scope, parents, [])
+            stmt.position = len(self.statements)
             block.statements.append(stmt)
             self.statements.append(stmt)
             self._statement(stmt)
+            stmt.end = len(self.statements)
 
     def _statement(self, stmt: Stmt) -> None:
         node, scope = stmt.node, stmt.scope

@@ -172,7 +172,7 @@ def find_training_loops(script: Script) -> list[TrainingLoop]:
                 loops.setdefault(id(loop_stmt.node), TrainingLoop(loop_stmt))
     for training in loops.values():
         training.backwards = [b for b in backwards if b.stmt.within(training.loop)]
-    return sorted(loops.values(), key=lambda t: script.statements.index(t.loop))
+    return sorted(loops.values(), key=lambda t: t.loop.position)
 
 
 def _loop_with_backward(stmt: Stmt, backwards: list[Backward]) -> Stmt | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -22,6 +23,17 @@ _NUMBER_CALLS = re.compile(
     r"^(float|int|round|len|abs|min|max|sum|math\.\w+|np\.\w+|numpy\.\w+|time\.\w+)$"
 )
 _NUMBER_METHODS = ("item", "numel", "__float__", "__len__")
+_TENSOR_METHODS = (
+    "float",
+    "double",
+    "half",
+    "mean",
+    "sum",
+    "cpu",
+    "detach",
+    "to",
+    "clone",
+)
 _TENSOR_CALLS = re.compile(
     r"(loss|criterion|cross_entropy|nll|mse|l1|bce|kl_div|F\.\w+|torch\.\w+|model|net)",
     re.IGNORECASE,
@@ -219,28 +231,37 @@ class Kinds:
 
     def __init__(self, script: Script) -> None:
         self.script = script
-        self._order = {id(s): i for i, s in enumerate(script.statements)}
         # Names of config objects: their attributes are settings, plain values.
         self.settings: set[str] = set()
+        # (scope, name) -> assignments in source order, as (position, statement).
+        self._assignments: dict[
+            tuple[int, str], list[tuple[int, cst.BaseSmallStatement]]
+        ]
+        self._assignments = {}
+        for stmt in script.statements:
+            if isinstance(stmt.node, cst.SimpleStatementLine):
+                for small in stmt.node.body:
+                    for name in _targets(small):
+                        key = (id(stmt.scope), name)
+                        self._assignments.setdefault(key, []).append(
+                            (stmt.position, small)
+                        )
 
     def position(self, stmt: Stmt) -> int:
-        return self._order[id(stmt)]
+        return stmt.position
 
     def last_assignment(
         self, name: str, before: Stmt, after: Stmt | None = None
     ) -> cst.BaseSmallStatement | None:
-        limit = self.position(before)
-        start = self.position(after) if after is not None else -1
-        found: cst.BaseSmallStatement | None = None
-        for stmt in self.script.statements[start + 1 : limit]:
-            if stmt.scope is not before.scope or not isinstance(
-                stmt.node, cst.SimpleStatementLine
-            ):
-                continue
-            for small in stmt.node.body:
-                if name in _targets(small):
-                    found = small
-        return found
+        """The last assignment to `name` in `before`'s scope, in source order between
+        `after` and `before`."""
+        found = self._assignments.get((id(before.scope), name), [])
+        index = bisect.bisect_left(found, before.position, key=lambda item: item[0])
+        if index == 0:
+            return None
+        position, small = found[index - 1]
+        floor = after.position if after is not None else -1
+        return small if position > floor else None
 
     def of_name(self, name: str, at: Stmt, depth: int = 0) -> ValueKind:
         small = self.last_assignment(name, at)
@@ -274,7 +295,16 @@ class Kinds:
                 return "tensor"
             return "number" if kinds == {"number"} else "unknown"
         if isinstance(expression, cst.Call):
-            return _call_kind(expression)
+            kind = _call_kind(expression)
+            inner = receiver(expression)
+            if (
+                kind == "unknown"
+                and method_name(expression) in _TENSOR_METHODS
+                and inner
+            ):
+                # `.float()`, `.mean()` and the like keep a tensor a tensor.
+                return "tensor" if self.of(inner, at, depth + 1) == "tensor" else kind
+            return kind
         if isinstance(expression, cst.Attribute) and dotted(expression):
             return "number" if root_of(expression) in self.settings else "unknown"
         return "unknown"

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from injector.config import ConfigSite
-from injector.edits import Edit, Where, make_edit
+from injector.edits import Edit, Where
 from injector.options import InjectOptions
 from injector.result import Point
 from injector.script import Block, Script, Stmt
@@ -41,6 +41,8 @@ class Plan:
     # The block that holds wandb.init: finish goes at its end.
     run_block: Block | None = None
     run_start: Stmt | None = None
+    # The step each training loop's log uses, by id of the loop statement.
+    loop_steps: dict[int, str | None] = field(default_factory=dict)
     # Set when the script's own run may not exist: log calls go under this check.
     log_condition: str | None = None
     edits: list[Edit] = field(default_factory=list)
@@ -62,7 +64,7 @@ class Plan:
     ) -> Edit:
         if self.log_condition and point in (Point.TRAIN_LOG, Point.EVAL_LOG):
             code = f"if {self.log_condition}:\n" + indent(code)
-        edit = make_edit(anchor, where, code, point, reason, self.module, evidence)
+        edit = Edit(anchor, where, code.strip(), point, reason, evidence)
         self.edits.append(edit)
         return edit
 

@@ -103,7 +103,7 @@ def _plan_result_site(
     if not metrics:
         return
     why = f"after `{called}(...)` returns its metrics on line {{0}}"
-    code = log_call(metrics + _epoch(stmt), "eval", None)
+    code = log_call(metrics + _epoch(stmt), "eval", _training_step(plan, stmt))
     plan.insert(stmt, "after", code, Point.EVAL_LOG, why, (stmt.node,))
     logged.add(called)
 
@@ -216,6 +216,15 @@ def _dict_metrics(
     return metrics
 
 
+def _training_step(plan: Plan, stmt: Stmt) -> str | None:
+    """Inside a training loop, the step its training log uses, so the two line up."""
+    for loop in reversed(stmt.loops):
+        step = plan.loop_steps.get(id(loop))
+        if step is not None and resolvable(step, stmt):
+            return step
+    return None
+
+
 def _short(key: str) -> str:
     return EVAL_WORDS.sub("", key) or key
 
@@ -256,7 +265,9 @@ def _plan_printing_function(plan: Plan, scope: Scope) -> None:
             metrics = printed_metrics(plan, stmt, call, eval_only=False)
             if metrics:
                 why = f"after `{scope.name}()` reports its metrics on line {{0}}"
-                code = log_call(metrics + _epoch(stmt), "eval", None)
+                code = log_call(
+                    metrics + _epoch(stmt), "eval", _training_step(plan, stmt)
+                )
                 plan.insert(stmt, "after", code, Point.EVAL_LOG, why, (stmt.node,))
                 return
 
@@ -264,13 +275,16 @@ def _plan_printing_function(plan: Plan, scope: Scope) -> None:
 def _plan_inline(plan: Plan) -> None:
     """Metrics printed in the training code itself after switching to evaluation."""
     step_loops = {id(t.loop) for t in plan.loops}
+    regions = _EvalRegions(plan)
     for stmt in plan.script.statements:
+        if not any(is_report_call(c) for c in stmt.calls):
+            continue
         if not _in_training_scope(plan, stmt.scope) or not insertable(stmt):
             continue
         in_step_loop = any(id(loop) in step_loops for loop in stmt.loops[-1:])
         if in_step_loop and not _under_interval(stmt):
             continue
-        if not _after_evaluation(plan, stmt, step_loops):
+        if not regions.after_evaluation(stmt):
             continue
         for call in stmt.calls:
             # Inside the step loop, no_grad blocks also compute targets and EMA
@@ -278,7 +292,9 @@ def _plan_inline(plan: Plan) -> None:
             metrics = printed_metrics(plan, stmt, call, eval_only=in_step_loop)
             if metrics:
                 why = "after the evaluation metrics are reported on line {0}"
-                code = log_call(metrics + _epoch(stmt), "eval", None)
+                code = log_call(
+                    metrics + _epoch(stmt), "eval", _training_step(plan, stmt)
+                )
                 plan.insert(stmt, "after", code, Point.EVAL_LOG, why, (stmt.node,))
                 break
 
@@ -293,22 +309,53 @@ def _under_interval(stmt: Stmt) -> bool:
     )
 
 
-def _after_evaluation(plan: Plan, stmt: Stmt, step_loops: set[int]) -> bool:
-    """Whether eval mode was entered after the last training loop and before `stmt`."""
-    current: Stmt | None = stmt
-    while current is not None:
-        for earlier in reversed(current.block.statements[: current.index]):
-            if id(earlier) in step_loops:
-                return False
-            if _enters_eval(earlier) or any(
-                _enters_eval(s) for s in plan.script.inside(earlier)
-            ):
-                return True
-        parent = current.parents[-1] if current.parents else None
-        if parent is None or isinstance(parent.node, cst.For | cst.While):
+class _EvalRegions:
+    """Answers "was eval mode entered since the last training loop?" per statement.
+
+    Built once per file: which statements enter eval mode (as prefix sums, so a
+    statement's whole subtree is checked at once), and per block, lazily, the
+    state before each of its statements.
+    """
+
+    def __init__(self, plan: Plan) -> None:
+        statements = plan.script.statements
+        self._sums = [0]
+        for stmt in statements:
+            self._sums.append(self._sums[-1] + _enters_eval(stmt))
+        self._step_loops = {id(t.loop) for t in plan.loops}
+        self._before: dict[int, list[bool | None]] = {}
+
+    def _in_subtree(self, stmt: Stmt) -> bool:
+        # A definition's body runs later, when called, not where it stands.
+        if isinstance(stmt.node, cst.FunctionDef | cst.ClassDef):
             return False
-        current = parent
-    return False
+        return self._sums[stmt.end] > self._sums[stmt.position]
+
+    def _states(self, stmt: Stmt) -> list[bool | None]:
+        """Per statement of `stmt`'s block: True once eval mode was entered before
+        it, False once a training loop ran since, None when neither happened."""
+        states = self._before.get(id(stmt.block))
+        if states is None:
+            states, state = [], None
+            for sibling in stmt.block.statements:
+                states.append(state)
+                if id(sibling) in self._step_loops:
+                    state = False
+                elif self._in_subtree(sibling):
+                    state = True
+            self._before[id(stmt.block)] = states
+        return states
+
+    def after_evaluation(self, stmt: Stmt) -> bool:
+        current = stmt
+        while True:
+            state = self._states(current)[current.index]
+            if state is not None:
+                return state
+            parent = current.parents[-1] if current.parents else None
+            if parent is None or isinstance(parent.node, cst.For | cst.While):
+                return False
+            current = parent
 
 
 def printed_metrics(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass
 
@@ -324,7 +325,15 @@ def _survives_calls(plan: Plan, training: TrainingLoop, counter: str) -> bool:
 def resolvable(code: str, at: Stmt) -> bool:
     """Whether every name that `code` reads is bound where `at` runs."""
     try:
-        expression = cst.parse_expression(code)
-    except cst.ParserSyntaxError:
+        tree = ast.parse(code, mode="eval")
+    except SyntaxError:
         return False
-    return all(at.scope.resolves(n) or n == "wandb" for n in read_names(expression))
+    bound = {
+        name.id
+        for comprehension in ast.walk(tree)
+        if isinstance(comprehension, ast.comprehension)
+        for name in ast.walk(comprehension.target)
+        if isinstance(name, ast.Name)
+    }
+    read = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - bound
+    return all(at.scope.resolves(n) or n == "wandb" for n in read)

@@ -7,6 +7,8 @@ of unknown type are left out.
 
 from __future__ import annotations
 
+import re
+
 import libcst as cst
 
 from injector._matchers import dotted
@@ -59,34 +61,8 @@ def plan_train_logs(plan: Plan) -> None:
 def _plan_loop(plan: Plan, training: TrainingLoop) -> None:
     anchor = update_anchor(training)
     report = _report_site(plan, training)
-    if report is not None and insertable(report[0]):
-        stmt, call = report
-        metrics = _train_metrics(plan, training, stmt, call)
-        counter = _interval_variable(stmt, training)
-        step = plan_step(plan, training, anchor, plan.options.log_every, counter)
-        evaluation = [m for m in metrics if EVAL_PREFIX.match(m.key)]
-        metrics = [m for m in metrics if m not in evaluation]
-        if metrics:
-            step_code = _checked_step(step.step, stmt)
-            code = log_call(metrics, "train", step_code)
-            why = "beside the script's own loss report on line {0}, at its interval"
-            plan.insert(
-                stmt,
-                "after",
-                code,
-                Point.TRAIN_LOG,
-                why + _step_words(step),
-                (stmt.node,),
-            )
-            if evaluation:
-                renamed = [
-                    Metric(EVAL_PREFIX.sub("", m.key) or m.key, m.code)
-                    for m in evaluation
-                ]
-                code = log_call(renamed, "eval", step_code)
-                why = "the same report on line {0} shows evaluation metrics"
-                plan.insert(stmt, "after", code, Point.EVAL_LOG, why, (stmt.node,))
-            return
+    if report is not None and _log_at_report(plan, training, anchor, *report):
+        return
     if not insertable(anchor):
         plan.omit(Point.TRAIN_LOG, "the optimizer step is on a one-line block")
         return
@@ -94,33 +70,69 @@ def _plan_loop(plan: Plan, training: TrainingLoop) -> None:
     if not metrics:
         plan.omit(Point.TRAIN_LOG, "no loss value that can be logged as a number")
         return
+    _log_after_update(plan, training, anchor, metrics)
+
+
+def _log_at_report(
+    plan: Plan, training: TrainingLoop, anchor: Stmt, stmt: Stmt, call: cst.Call
+) -> bool:
+    """Log beside the script's own loss report, with its values and interval."""
+    if not insertable(stmt):
+        return False
+    metrics = _train_metrics(plan, training, stmt, call)
+    evaluation = [m for m in metrics if EVAL_PREFIX.match(m.key)]
+    metrics = [m for m in metrics if m not in evaluation]
+    if not metrics:
+        return False
+    counter = _interval_variable(stmt, training)
+    step = plan_step(plan, training, anchor, plan.options.log_every, counter)
+    step_code = _checked_step(step.step, stmt)
+    why = "beside the script's own loss report on line {0}, at its interval"
+    why += _step_words(step, step_code)
+    code = log_call(metrics, "train", step_code)
+    plan.insert(stmt, "after", code, Point.TRAIN_LOG, why, (stmt.node,))
+    if evaluation:
+        renamed = [
+            Metric(EVAL_PREFIX.sub("", m.key) or m.key, m.code) for m in evaluation
+        ]
+        code = log_call(renamed, "eval", step_code)
+        why = "the same report on line {0} shows evaluation metrics"
+        plan.insert(stmt, "after", code, Point.EVAL_LOG, why, (stmt.node,))
+    plan.loop_steps[id(training.loop)] = step_code
+    return True
+
+
+def _log_after_update(
+    plan: Plan, training: TrainingLoop, anchor: Stmt, metrics: list[Metric]
+) -> None:
+    """Log after the optimizer update, every N updates."""
     step = plan_step(plan, training, anchor, plan.options.log_every)
-    own_step = step.step if step.step == step.counter_name else None
-    code = log_call(metrics, "train", own_step or _checked_step(step.step, anchor))
-    code = f"if {step.gate}:\n" + indent(code)
+    if step.step is not None and step.step == step.counter_name:
+        step_code: str | None = step.step
+    else:
+        step_code = _checked_step(step.step, anchor)
+    code = f"if {step.gate}:\n" + indent(log_call(metrics, "train", step_code))
     if step.counter_name and step.counter_setup:
         if not insertable(step.counter_setup):
             plan.omit(Point.TRAIN_LOG, "the training loop is on a one-line block")
             return
         code = f"{step.counter_name} += 1\n" + code
-        plan.insert(
-            step.counter_setup,
-            "before",
-            f"{step.counter_name} = 0\n",
-            Point.TRAIN_LOG,
-            "counts optimizer updates to space out the logs",
-        )
+        setup = f"{step.counter_name} = 0\n"
+        why = "counts optimizer updates to space out the logs"
+        plan.insert(step.counter_setup, "before", setup, Point.TRAIN_LOG, why)
     elif step.gate is None or not resolvable(step.gate, anchor):
         plan.omit(Point.TRAIN_LOG, "no counter or index to space out the logs")
         return
-    why = (
-        f"after the optimizer update on line {{0}}, every {plan.options.log_every} "
-        "updates" + _step_words(step)
-    )
+    every = plan.options.log_every
+    why = f"after the optimizer update on line {{0}}, every {every} updates"
+    why += _step_words(step, step_code)
     plan.insert(anchor, "after", code, Point.TRAIN_LOG, why, (anchor.node,))
+    plan.loop_steps[id(training.loop)] = step_code
 
 
-def _step_words(step: StepPlan) -> str:
+def _step_words(step: StepPlan, used: str | None) -> str:
+    if used is None:
+        return "; step: W&B's own counter"
     return f"; step: {step.why}" if step.why else ""
 
 
@@ -295,6 +307,9 @@ def _before_in_loop(plan: Plan, stmt: Stmt) -> list[Stmt]:
     return [s for s in inside if plan.kinds.position(s) < plan.kinds.position(stmt)]
 
 
+_ACCUMULATION = re.compile(r"accum|grad_acc|micro|\bgas\b", re.IGNORECASE)
+
+
 def _division_of(small: cst.BaseSmallStatement, name: str) -> str | None:
     if isinstance(small, cst.AugAssign) and isinstance(
         small.operator, cst.DivideAssign
@@ -307,9 +322,11 @@ def _division_of(small: cst.BaseSmallStatement, name: str) -> str | None:
             dotted(small.targets[0].target) == name
             and isinstance(value, cst.BinaryOperation)
             and isinstance(value.operator, cst.Divide)
-            and dotted(value.left) == name
         ):
-            return code_of(value.right).strip()
+            divisor = code_of(value.right).strip()
+            # `loss = loss / k`, or `loss = criterion(...) / args.accum_steps`.
+            if dotted(value.left) == name or _ACCUMULATION.search(divisor):
+                return divisor
     return None
 
 

@@ -345,6 +345,10 @@ EDGES = {
         + b"loss.backward()\n",
         in_child=True,
     ),
+    # Flat to the eye, but each `+` nests one level deeper in the tree.
+    "long-binary-chain": Edge(
+        TRAINING + b"x = " + b" + ".join([b"1"] * 10000) + b"\n", in_child=True
+    ),
     "very-long-line": Edge(
         TRAINING + b"WEIGHTS = [" + b", ".join(b"0.5" for _ in range(10000)) + b"]\n",
         may_change=True,
