@@ -146,6 +146,8 @@ def _report(plan: Plan, data: bytes, path: str) -> FileReport:
     parse_snippets(plan.edits, plan.module)
     module, rebuilt = apply_edits(plan.module, plan.edits)
     evidence = [node for o in plan.omissions for node in o.evidence]
+    if plan.config is not None:
+        evidence.append(plan.config.stmt.node)
     code, insertions, line_of = render(module, plan.edits, rebuilt, evidence)
     try:
         compile(code, path, "exec", dont_inherit=True)
@@ -162,7 +164,9 @@ def _report(plan: Plan, data: bytes, path: str) -> FileReport:
     ]
     config = None
     if plan.config_kind and plan.config_expression:
-        config = ConfigInfo(plan.config_kind, " ".join(plan.config_expression.split()))
+        line = line_of(plan.config.stmt.node) if plan.config is not None else None
+        expression = " ".join(plan.config_expression.split())
+        config = ConfigInfo(plan.config_kind, expression, line)
     new_source = code.encode(module.encoding)
     report = FileReport(
         path,

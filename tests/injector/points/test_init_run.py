@@ -81,3 +81,10 @@ def test_a_module_named_config_is_not_the_config() -> None:
 
     assert report.config is not None
     assert report.config.expression == "vars(args)"
+
+
+def test_report_names_the_config_line_in_the_new_file() -> None:
+    report = inject(script(LOOP))
+
+    assert report.config is not None
+    assert report.config.line == line_of(report, "args = parser.parse_args()")
