@@ -74,6 +74,11 @@ class Plan:
         """Leave a point out; `reason` may name evidence lines as `{0}`, `{1}`, ..."""
         self.omissions.append(PlannedOmission(point, reason, evidence))
 
+    def omit_existing(self, point: Point, call: str, stmts: list[Stmt]) -> None:
+        """Leave a point out because the script already makes the call itself."""
+        reason = f"the script already calls `{call}` (line {{0}})"
+        self.omit(point, reason, (stmts[0].node,))
+
     def need_import(self, module: str, name: str | None = None) -> None:
         if (module, name) not in self.imports:
             self.imports.append((module, name))

@@ -23,18 +23,17 @@ from injector._matchers import (
 )
 from injector.points import Plan, insertable, log_call
 from injector.points.loop_facts import resolvable
-from injector.result import Point
-from injector.script import Scope, Stmt
-from injector.values import (
+from injector.reports import (
     EVAL_PREFIX,
     EVAL_WORDS,
-    Metric,
     is_metric_name,
     is_report_call,
     metric_key,
-    number_code,
     reported_expressions,
 )
+from injector.result import Point
+from injector.script import Scope, Stmt
+from injector.values import Metric, number_code
 
 DESCRIPTION = "Log evaluation metrics under eval/ once they are computed."
 _EVAL_FUNCTION = re.compile(

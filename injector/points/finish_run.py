@@ -20,12 +20,7 @@ _EXITS = ("sys.exit", "exit", "quit", "os._exit")
 
 def plan_finish(plan: Plan) -> None:
     if plan.tracking.finishes:
-        first = plan.tracking.finishes[0]
-        plan.omit(
-            Point.FINISH,
-            "the script already calls `wandb.finish` (line {0})",
-            (first.node,),
-        )
+        plan.omit_existing(Point.FINISH, "wandb.finish", plan.tracking.finishes)
         return
     block, start = plan.run_block, plan.run_start
     if block is None or start is None:

@@ -20,34 +20,25 @@ from injector.points.loop_facts import (
     resolvable,
     update_anchor,
 )
-from injector.result import Point
-from injector.script import Stmt
-from injector.training import TrainingLoop
-from injector.values import (
+from injector.reports import (
     EVAL_PREFIX,
-    Metric,
-    as_number,
-    code_of,
     is_loss_name,
     is_metric_name,
     is_report_call,
     metric_key,
-    number_code,
     reported_expressions,
-    root_of,
 )
+from injector.result import Point
+from injector.script import Stmt
+from injector.training import TrainingLoop
+from injector.values import Metric, as_number, code_of, number_code, root_of
 
 DESCRIPTION = "Log the training loss, learning rate and step once per optimizer update."
 
 
 def plan_train_logs(plan: Plan) -> None:
     if plan.tracking.logs:
-        first = plan.tracking.logs[0]
-        plan.omit(
-            Point.TRAIN_LOG,
-            "the script already calls `wandb.log` (line {0})",
-            (first.node,),
-        )
+        plan.omit_existing(Point.TRAIN_LOG, "wandb.log", plan.tracking.logs)
         return
     if plan.tracking.syncs_tensorboard:
         plan.omit(
