@@ -6,10 +6,10 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePath
 
-# wandb.log costs tens of microseconds plus one device sync for `.item()`;
-# every 50 optimizer steps keeps that far below 1% of even a fast step, and
-# matches Lightning's default logging interval.
-DEFAULT_LOG_EVERY = 50
+# One wandb.log call with `.item()` costs about 0.3 ms on these machines
+# (bench/bench_log_interval.py). Every 100 updates keeps that under 1% even of a
+# 0.6 ms CPU step; a GPU step of tens of milliseconds barely notices it.
+DEFAULT_LOG_EVERY = 100
 
 
 @dataclass(frozen=True)

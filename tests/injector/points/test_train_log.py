@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from snippets import LOOP, inject, inserted, line_of, script
 
-from injector import Point
+from injector import DEFAULT_LOG_EVERY, Point
 
 
 def test_after_the_update_every_n_steps_with_a_derived_step() -> None:
@@ -74,7 +74,8 @@ for epoch in range(args.epochs):
     counter, log = inserted(report, Point.TRAIN_LOG)
     assert counter.code == "wandb_step = 0"
     assert counter.line < line_of(report, "for epoch in")
-    assert log.code.startswith("wandb_step += 1\nif wandb_step % 50 == 0:")
+    every = DEFAULT_LOG_EVERY
+    assert log.code.startswith(f"wandb_step += 1\nif wandb_step % {every} == 0:")
 
 
 def test_an_optimizer_out_of_scope_is_not_used_for_lr() -> None:
