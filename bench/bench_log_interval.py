@@ -1,4 +1,4 @@
-"""What the inserted training log costs per step, at the default interval and every step.
+"""The inserted training log's cost per step: at the default interval and at 1.
 
 Writes a small PyTorch training script, rewrites it with the injector, and runs the
 original and the rewritten script with W&B in offline mode, each timing its own
