@@ -2,6 +2,8 @@
 
 Leaves alone scripts that already call `wandb.init`, and scripts whose configuration
 it cannot find: a run without its config is worse than no change.
+
+Gap: distributed scripts get no rank-0 guard yet, so each process starts a run.
 """
 
 from __future__ import annotations

@@ -158,7 +158,13 @@ def is_update_call(stmt: Stmt) -> bool:
 
 
 def update_anchor(training: TrainingLoop) -> Stmt:
-    """The statement after which one optimizer update is complete."""
+    """The statement after which one optimizer update is complete.
+
+    Gap: under `with accelerator.accumulate(model):` the script calls
+    `optimizer.step()` on every micro-batch and Accelerate skips all but the
+    last; this does not read `sync_gradients` yet, so the log may fire on
+    several micro-batches of one update.
+    """
     sites = [s.stmt for s in training.steps] or [b.stmt for b in training.backwards]
     block = _body_block(training.loop, sites[0])
     while True:

@@ -6,7 +6,7 @@ import libcst as cst
 
 from injector._matchers import call_name, is_docstring, method_name
 from injector.points import Plan
-from injector.script import Block, Stmt
+from injector.script import Block, Scope, Stmt
 from injector.training import calls_trainer
 from injector.values import code_of
 
@@ -34,7 +34,7 @@ def training_start(plan: Plan, block: Block, after: int) -> Stmt | None:
     return best
 
 
-def _block_scope(block: Block) -> object:
+def _block_scope(block: Block) -> Scope | None:
     return block.statements[0].scope if block.statements else None
 
 

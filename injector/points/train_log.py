@@ -30,8 +30,15 @@ from injector.reports import (
 )
 from injector.result import Point
 from injector.script import Stmt
-from injector.training import TrainingLoop
-from injector.values import Metric, as_number, code_of, number_code, root_of
+from injector.training import Backward, TrainingLoop
+from injector.values import (
+    Metric,
+    ValueKind,
+    as_number,
+    code_of,
+    number_code,
+    root_of,
+)
 
 DESCRIPTION = "Log the training loss, learning rate and step once per optimizer update."
 
@@ -244,11 +251,11 @@ def _number_code(
         dotted(b.loss) == expression.value for b in training.backwards
     ):
         kind = _loss_kind(plan, training, expression.value, at)
-        return as_number(expression.value, kind)  # type: ignore[arg-type]
+        return as_number(expression.value, kind)
     return number_code(plan.kinds, expression, at)
 
 
-def _loss_kind(plan: Plan, training: TrainingLoop, name: str, at: Stmt) -> str:
+def _loss_kind(plan: Plan, training: TrainingLoop, name: str, at: Stmt) -> ValueKind:
     """A loss passed to backward is a tensor, unless later rebound to a number."""
     backward = next(b for b in training.backwards if dotted(b.loss) == name)
     small = plan.kinds.last_assignment(name, at, after=backward.stmt)
@@ -264,8 +271,10 @@ def _loss_metrics(plan: Plan, training: TrainingLoop, at: Stmt) -> list[Metric]:
         name = dotted(backward.loss)
         if name is None or any(m.key == name.rsplit(".", 1)[-1] for m in metrics):
             continue
-        kind = _loss_kind(plan, training, name, at) if "." not in name else "tensor"
-        value = as_number(name, kind)  # type: ignore[arg-type]
+        kind: ValueKind = "tensor"
+        if "." not in name:
+            kind = _loss_kind(plan, training, name, at)
+        value = as_number(name, kind)
         if value is None or not resolvable(value, at):
             continue
         metrics.append(
@@ -274,11 +283,8 @@ def _loss_metrics(plan: Plan, training: TrainingLoop, at: Stmt) -> list[Metric]:
     return metrics
 
 
-def _unscale(plan: Plan, backward: object, name: str) -> str:
+def _unscale(plan: Plan, backward: Backward, name: str) -> str:
     """`* k` when the loss was divided by k for gradient accumulation."""
-    from injector.training import Backward
-
-    assert isinstance(backward, Backward)
     for stmt in reversed(list(_before_in_loop(plan, backward.stmt))):
         node = stmt.node
         if not isinstance(node, cst.SimpleStatementLine):
