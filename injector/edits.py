@@ -17,6 +17,7 @@ from injector.result import Insertion, Point
 from injector.script import Stmt
 
 Where = Literal["before", "after"]
+LineOf = Callable[[cst.CSTNode], int]
 # Planners indent with four spaces; files may use tabs or two spaces.
 _LEADING_INDENT = re.compile(r"^(?:    )+", re.MULTILINE)
 
@@ -160,7 +161,7 @@ def render(
     edits: Sequence[Edit],
     rebuilt: dict[int, cst.CSTNode],
     evidence: Sequence[cst.CSTNode] = (),
-) -> tuple[str, list[Insertion], Callable[[cst.CSTNode], int]]:
+) -> tuple[str, list[Insertion], LineOf]:
     """The module's code, one Insertion per edit, and the line of any evidence node."""
     wanted = {id(edit.statements[0]) for edit in edits}
     noted = [*evidence, *(node for edit in edits for node in edit.evidence)]

@@ -8,15 +8,24 @@ import traceback
 
 import libcst as cst
 
-from injector.edits import SnippetError, apply_edits, parse_snippets, render
+from injector.distributed import find_distribution
+from injector.edits import LineOf, SnippetError, apply_edits, parse_snippets, render
 from injector.options import InjectOptions
 from injector.points import Plan
 from injector.points.eval_log import plan_eval_logs
 from injector.points.finish_run import plan_finish
 from injector.points.import_wandb import plan_imports
 from injector.points.init_run import plan_init
+from injector.points.rank_zero_guard import FORM
 from injector.points.train_log import plan_train_logs
-from injector.result import ConfigInfo, FileReport, Omission, Point, Status
+from injector.result import (
+    ConfigInfo,
+    DistributedInfo,
+    FileReport,
+    Omission,
+    Point,
+    Status,
+)
 from injector.script import scan
 from injector.tracking import find_tracking
 from injector.training import find_training_loops, trainer_functions
@@ -103,6 +112,7 @@ def _plan(module: cst.Module, data: bytes, options: InjectOptions, path: str) ->
     trainers = trainer_functions(script, loops)
     tracking = find_tracking(script, data)
     plan = Plan(path, script, options, loops, trainers, tracking, Kinds(script))
+    plan.distribution = find_distribution(script, data)
     if not loops:
         plan.omit(
             Point.TRAIN_LOG,
@@ -145,36 +155,58 @@ def _uncompilable(plan: Plan, data: bytes, path: str, error: SyntaxError) -> Fil
 def _report(plan: Plan, data: bytes, path: str) -> FileReport:
     parse_snippets(plan.edits, plan.module)
     module, rebuilt = apply_edits(plan.module, plan.edits)
-    evidence = [node for o in plan.omissions for node in o.evidence]
-    if plan.config is not None:
-        evidence.append(plan.config.stmt.node)
-    code, insertions, line_of = render(module, plan.edits, rebuilt, evidence)
+    code, insertions, line_of = render(module, plan.edits, rebuilt, _evidence(plan))
     try:
         compile(code, path, "exec", dont_inherit=True)
     except SyntaxError as error:
         return _uncompilable(plan, data, path, error)
     omissions = [
-        Omission(
-            o.point,
-            o.reason.format(*(line_of(n) for n in o.evidence))
-            if o.evidence
-            else o.reason,
-        )
+        Omission(o.point, o.reason.format(*(line_of(n) for n in o.evidence)))
+        if o.evidence
+        else Omission(o.point, o.reason)
         for o in plan.omissions
     ]
-    config = None
-    if plan.config_kind and plan.config_expression:
-        line = line_of(plan.config.stmt.node) if plan.config is not None else None
-        expression = " ".join(plan.config_expression.split())
-        config = ConfigInfo(plan.config_kind, expression, line)
-    new_source = code.encode(module.encoding)
-    report = FileReport(
+    return FileReport(
         path,
         Status.CHANGED,
         data,
-        new_source,
-        config=config,
+        code.encode(module.encoding),
+        config=_config_info(plan, line_of),
         insertions=insertions,
         omissions=omissions,
+        distributed=_distributed_info(plan, line_of),
     )
-    return report
+
+
+def _evidence(plan: Plan) -> list[cst.CSTNode]:
+    """Statements whose new line numbers the report names outside the insertions."""
+    nodes: list[cst.CSTNode] = [n for o in plan.omissions for n in o.evidence]
+    if plan.config is not None:
+        nodes.append(plan.config.stmt.node)
+    if plan.distribution is not None:
+        nodes.extend(s.node for s in plan.distribution.evidence)
+    if plan.guard is not None:
+        nodes.extend(plan.guard.evidence)
+    return nodes
+
+
+def _config_info(plan: Plan, line_of: LineOf) -> ConfigInfo | None:
+    if not (plan.config_kind and plan.config_expression):
+        return None
+    line = line_of(plan.config.stmt.node) if plan.config is not None else None
+    expression = " ".join(plan.config_expression.split())
+    return ConfigInfo(plan.config_kind, expression, line)
+
+
+def _distributed_info(plan: Plan, line_of: LineOf) -> DistributedInfo | None:
+    if plan.distribution is None or plan.guard is None:
+        return None
+    guard = plan.guard
+    return DistributedInfo(
+        plan.distribution.mechanism,
+        tuple(line_of(s.node) for s in plan.distribution.evidence),
+        guard.code,
+        FORM,
+        line_of(guard.evidence[0]) if guard.evidence else None,
+        tuple(guard.rejected),
+    )

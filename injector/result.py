@@ -68,6 +68,28 @@ class ConfigInfo:
         return {"kind": self.kind, "expression": self.expression, "line": self.line}
 
 
+@dataclass(frozen=True)
+class DistributedInfo:
+    """How a distributed script was kept to one run: mechanism, guard, evidence."""
+
+    mechanism: str
+    evidence_lines: tuple[int, ...]
+    guard: str
+    guard_form: str
+    guard_line: int | None
+    rejected: tuple[tuple[str, str], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mechanism": self.mechanism,
+            "evidence_lines": list(self.evidence_lines),
+            "guard": self.guard,
+            "guard_form": self.guard_form,
+            "guard_line": self.guard_line,
+            "rejected": [{"check": c, "reason": r} for c, r in self.rejected],
+        }
+
+
 @dataclass
 class FileReport:
     """The outcome for one file.
@@ -84,6 +106,7 @@ class FileReport:
     config: ConfigInfo | None = None
     insertions: list[Insertion] = field(default_factory=list)
     omissions: list[Omission] = field(default_factory=list)
+    distributed: DistributedInfo | None = None
 
     @property
     def changed(self) -> bool:
@@ -97,4 +120,5 @@ class FileReport:
             "config": self.config.to_json() if self.config else None,
             "insertions": [i.to_json() for i in self.insertions],
             "omissions": [o.to_json() for o in self.omissions],
+            "distributed": self.distributed.to_json() if self.distributed else None,
         }

@@ -21,7 +21,15 @@ from bot.files import find_git_root, project_name_for, write_atomically
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "train_mnist.py"
 PLAIN_SOURCE = b"GREETING = 'hello'\nprint(GREETING)\n"
-REPORT_KEYS = {"path", "status", "reason", "config", "insertions", "omissions"}
+REPORT_KEYS = {
+    "path",
+    "status",
+    "reason",
+    "config",
+    "insertions",
+    "omissions",
+    "distributed",
+}
 STATUSES = {"changed", "unchanged", "skipped", "failed"}
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import libcst as cst
 
 from injector.config import ConfigSite
+from injector.distributed import Distribution
 from injector.edits import Edit, Where
 from injector.options import InjectOptions
 from injector.result import Point
@@ -15,6 +17,9 @@ from injector.script import Block, Script, Stmt
 from injector.tracking import Tracking
 from injector.training import TrainingLoop
 from injector.values import Kinds, Metric, code_of
+
+if TYPE_CHECKING:
+    from injector.points.rank_zero_guard import Guard
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,8 @@ class Plan:
     # The block that holds wandb.init: finish goes at its end.
     run_block: Block | None = None
     run_start: Stmt | None = None
+    distribution: Distribution | None = None
+    guard: Guard | None = None
     # The step each training loop's log uses, by id of the loop statement.
     loop_steps: dict[int, str | None] = field(default_factory=dict)
     # Set when the script's own run may not exist: log calls go under this check.

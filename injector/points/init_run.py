@@ -9,6 +9,7 @@ Gap: distributed scripts get no rank-0 guard yet, so each process starts a run.
 from __future__ import annotations
 
 import json
+import re
 
 import libcst as cst
 
@@ -18,11 +19,13 @@ from injector._matchers import (
     expression_of,
     positional_args,
     root_name,
+    small_statements,
 )
 from injector.collected import constants, inline_settings
 from injector.config import KIND_ORDER, ConfigSite, find_config_sites
 from injector.edits import Where
 from injector.points import Plan, insertable
+from injector.points.rank_zero_guard import FORM, choose_guard
 from injector.points.run_scope import (
     after_docstring,
     entry_block,
@@ -87,38 +90,23 @@ def _choose_site(plan: Plan) -> ConfigSite | None:
 
 
 def _init_after_site(plan: Plan, site: ConfigSite) -> bool:
-    anchor = site.stmt
-    if isinstance(anchor.node, cst.FunctionDef):
-        body = function_block(plan, anchor)
-        if body is None:
-            plan.omit(Point.INIT, "the configured function has an empty body")
-            return False
-        block, after = body, after_docstring(body)
-    else:
-        while anchor.parents and isinstance(anchor.parents[-1].node, cst.With):
-            anchor = anchor.parents[-1]
-        block, after = anchor.block, anchor.index
+    located = _site_position(plan, site)
+    if located is None:
+        return False
+    block, after = located
     start = training_start(plan, block, after)
     if start is None:
         plan.omit(Point.INIT, _no_start_reason(plan, site))
         return False
-    after = _last_mutation(plan, block, after, start.index, set(site.names))
+    names = set(site.names)
     guarded = main_guard_start(plan, start)
     if guarded is not None:
         # The config is built at module level but training starts under
         # `if __name__ == "__main__":`; a run started there does not start on import.
-        start = guarded
-        block = guarded.block
-        after = _last_mutation(plan, block, -1, start.index, set(site.names))
-    site_stmt = site.stmt
-    mutated = (
-        after > (site_stmt.index if site_stmt.block is block else -1) and after >= 0
-    )
-    why = f"{_kind_words(site.kind)} `{site.names[0]}` is built on line {{0}}"
-    evidence: tuple[cst.BaseStatement, ...] = (site_stmt.node,)
-    if mutated and block.statements[after] is not site_stmt:
-        why += "; placed after its last change before training, on line {1}"
-        evidence = (*evidence, block.statements[after].node)
+        start, block, after = guarded, guarded.block, -1
+    changed = _last_mutation(plan, block, after, start.index, names)
+    settled = _rank_binding(plan, block, changed, start.index)
+    why, evidence = _site_reason(site, block, changed, settled)
     for module, name in site.imports:
         plan.need_import(module, name)
     plan.config = site
@@ -126,7 +114,42 @@ def _init_after_site(plan: Plan, site: ConfigSite) -> bool:
         plan.kinds.settings.update(site.names)
     plan.config_kind = site.kind
     plan.config_expression = site.expression
-    return _place(plan, block, after, start, site.expression, why, evidence)
+    return _place(plan, block, settled, start, site.expression, why, evidence)
+
+
+def _site_position(plan: Plan, site: ConfigSite) -> tuple[Block, int] | None:
+    """The block holding the config, and the index after which it is built."""
+    anchor = site.stmt
+    if isinstance(anchor.node, cst.FunctionDef):
+        body = function_block(plan, anchor)
+        if body is None:
+            plan.omit(Point.INIT, "the configured function has an empty body")
+            return None
+        return body, after_docstring(body)
+    while anchor.parents and isinstance(anchor.parents[-1].node, cst.With):
+        anchor = anchor.parents[-1]
+    return anchor.block, anchor.index
+
+
+def _site_reason(
+    site: ConfigSite, block: Block, changed: int, settled: int
+) -> tuple[str, tuple[cst.BaseStatement, ...]]:
+    """Why init goes where it does: the config, its last change, the process setup."""
+    why = f"{_kind_words(site.kind)} `{site.names[0]}` is built on line {{0}}"
+    evidence: tuple[cst.BaseStatement, ...] = (site.stmt.node,)
+    site_index = site.stmt.index if site.stmt.block is block else -1
+    if (
+        changed > site_index
+        and changed >= 0
+        and block.statements[changed] is not site.stmt
+    ):
+        line = f"{{{len(evidence)}}}"
+        why += f"; placed after its last change before training, on line {line}"
+        evidence = (*evidence, block.statements[changed].node)
+    if settled > changed:
+        why += f"; and after the process setup on line {{{len(evidence)}}}"
+        evidence = (*evidence, block.statements[settled].node)
+    return why, evidence
 
 
 def _runs_before_training(plan: Plan, init: Stmt) -> bool:
@@ -145,6 +168,33 @@ def _no_start_reason(plan: Plan, site: ConfigSite) -> str:
         spawned
         or f"nothing after the config `{site.names[0]}` in its block starts training"
     )
+
+
+def _rank_binding(plan: Plan, block: Block, after: int, stop: int) -> int:
+    """The last statement before training that binds a name of the script's own
+    global rank check (`rank, local_rank = setup()`): the run starts after it, so
+    that check can decide which process records."""
+    if plan.distribution is None:
+        return after
+    names = {
+        name
+        for check in plan.distribution.checks
+        if check.is_global
+        for name in re.findall(r"\b[A-Za-z_]\w*\b", check.code)
+    }
+    last = after
+    for stmt in block.statements[after + 1 : stop]:
+        assignment = small_statements(stmt.node)
+        bound = {
+            name
+            for small in assignment
+            if isinstance(small, cst.Assign)
+            for target in small.targets
+            for name in assigned_names(target.target)
+        }
+        if bound & names:
+            last = stmt.index
+    return last
 
 
 def _kind_words(kind: str) -> str:
@@ -269,7 +319,17 @@ def _place(
     if not insertable(anchor):
         plan.omit(Point.INIT, "the config is built on a one-line block")
         return False
-    code = f"wandb.init(\n    project={_project_code(plan)},\n    config={config},\n)\n"
+    lines = [f"project={_project_code(plan)}", f"config={config}"]
+    runs_at = block.statements[after + 1] if where == "after" else anchor
+    guard = choose_guard(plan, runs_at)
+    if guard is not None:
+        plan.guard = guard
+        lines.append(f'mode=None if {guard.code} else "disabled"')
+        why += "; " + guard.why.replace("{0}", f"{{{len(evidence)}}}")
+        why += f"; {FORM}"
+        evidence = (*evidence, *guard.evidence)
+    body = "".join(f"    {line},\n" for line in lines)
+    code = f"wandb.init(\n{body})\n"
     plan.insert(anchor, where, code, Point.INIT, why, evidence)
     plan.need_import("wandb")
     plan.run_block = block

@@ -1,0 +1,71 @@
+"""Choose the check that keeps a distributed script's tracking to global rank 0.
+
+The script's own check wins when it is global and can be evaluated where the run
+starts; a per-node check (`LOCAL_RANK == 0`, `gpu == 0`) is rejected, since under
+several nodes it is true once per node. Otherwise the launcher's `RANK` variable,
+which torchrun, DeepSpeed and Accelerate set, decides. Other ranks get a disabled
+run, so every later wandb call is a no-op there and needs no guard of its own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from injector.distributed import ENV_GUARD, RankCheck
+from injector.points import Plan
+from injector.points.loop_facts import resolvable
+from injector.script import Stmt
+
+DESCRIPTION = "Record from global rank 0 only, reusing the script's own check."
+FORM = "the run is created disabled on every other rank"
+_NEEDS_GROUP = re.compile(r"dist\.get_rank\(\)|torch\.distributed\.get_rank\(\)")
+
+
+@dataclass
+class Guard:
+    """The chosen check, why, and the checks that were turned down."""
+
+    code: str
+    why: str
+    evidence: tuple[cst.BaseStatement, ...] = ()
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+
+
+def choose_guard(plan: Plan, at: Stmt) -> Guard | None:
+    distribution = plan.distribution
+    if distribution is None:
+        return None
+    rejected: list[tuple[str, str]] = []
+    for check in distribution.checks:
+        problem = _problem(plan, check, at)
+        if problem is None:
+            why = f"the script's own global rank-0 check `{check.code}`, on line {{0}}"
+            return Guard(check.code, why, (check.stmt.node,), rejected)
+        rejected.append((check.code, problem))
+    plan.need_import("os")
+    why = "no global rank-0 check of the script's own is usable where the run starts"
+    return Guard(ENV_GUARD, why, (), rejected)
+
+
+def _problem(plan: Plan, check: RankCheck, at: Stmt) -> str | None:
+    """Why a check cannot serve as the guard, or None when it can."""
+    if not check.is_global:
+        return "per node: true once on every node, so it would start one run per node"
+    if _NEEDS_GROUP.search(check.code):
+        return "`get_rank()` fails before the process group exists"
+    if not resolvable(check.code, at):
+        return "not defined where the run starts"
+    for name in _local_names(check.code, at):
+        if plan.kinds.last_assignment(name, at) is None:
+            return f"`{name}` is only set after the run starts"
+    return None
+
+
+def _local_names(code: str, at: Stmt) -> list[str]:
+    """Names in `code` that `at`'s function binds itself (not its parameters)."""
+    names = re.findall(r"\b[A-Za-z_]\w*\b", code)
+    scope = at.scope
+    return [n for n in names if n in scope.bound and n not in scope.params]
