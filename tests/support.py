@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 
@@ -22,6 +23,12 @@ def require_tool(name: str, how_to_install: str) -> str:
     if path is None:
         pytest.skip(f"{MISSING_TOOL} {name!r}: install it with {how_to_install}")
     return path
+
+
+def require_module(name: str, how_to_install: str) -> None:
+    """Skip, saying how to install it, unless this interpreter can import `name`."""
+    if importlib.util.find_spec(name) is None:
+        pytest.skip(f"{MISSING_TOOL} {name!r}: install it with {how_to_install}")
 
 
 def strict_skips() -> bool:

@@ -1,0 +1,71 @@
+"""Rewritten scripts still train, on the CPU, and record one run with real numbers."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from offline_runs import read_runs, run_offline
+from support import require_module
+
+from injector import InjectOptions, Status, inject_source
+
+SCRIPTS = Path(__file__).parent / "scripts"
+HOW = "pip install torch==2.13.0 wandb (.ci/run installs them)"
+
+
+@pytest.fixture(autouse=True)
+def _torch_and_wandb() -> None:
+    require_module("torch", HOW)
+    require_module("wandb", HOW)
+
+
+def _rewrite(name: str, workdir: Path, log_every: int = 5) -> Path:
+    source = (SCRIPTS / name).read_bytes()
+    report = inject_source(
+        source, InjectOptions(project="run-test", log_every=log_every)
+    )
+    assert report.status is Status.CHANGED, report.reason
+    target = workdir / name
+    target.write_bytes(report.new_source)
+    return target
+
+
+def _steps(rows: list[dict[str, object]]) -> list[int]:
+    return [int(row["_step"]) for row in rows]  # type: ignore[call-overload]
+
+
+def test_plain_pytorch_records_config_train_and_eval(tmp_path: Path) -> None:
+    script = _rewrite("plain_pytorch.py", tmp_path)
+
+    output = run_offline([sys.executable, str(script), "--epochs", "2"], tmp_path)
+
+    assert "test loss" in output
+    [run] = read_runs(tmp_path)
+    assert run.config["lr"] == 0.1 and run.config["epochs"] == 2
+    assert run.config["hidden"] == 32
+    train = run.rows_with("train/loss")
+    # 16 batches an epoch, reported every 4: 4 logs an epoch.
+    assert len(train) == 8
+    assert all(isinstance(row["train/loss"], float) for row in train)
+    assert all(row["train/lr"] == 0.1 for row in train)
+    assert _steps(train) == sorted(set(_steps(train)))
+    evaluation = run.rows_with("eval/accuracy")
+    assert len(evaluation) == 2
+    assert all(0.0 <= row["eval/accuracy"] <= 1.0 for row in evaluation)
+    assert all(isinstance(row["eval/test_loss"], float) for row in evaluation)
+
+
+def test_torchrun_ddp_records_exactly_one_run(tmp_path: Path) -> None:
+    script = _rewrite("ddp_torchrun.py", tmp_path)
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+
+    run_offline([*launcher, "--nproc_per_node", "2", str(script)], tmp_path)
+
+    [run] = read_runs(tmp_path)
+    assert run.config["lr"] == 0.05
+    train = run.rows_with("train/loss")
+    # 512 samples, 2 ranks, batches of 16: 16 steps an epoch, logged every 3.
+    assert _steps(train) == [3, 6, 9, 12, 15, 18, 21, 24, 27, 30]
+    assert all(isinstance(row["train/loss"], float) for row in train)
