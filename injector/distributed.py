@@ -32,6 +32,8 @@ _RANK_CHECK = re.compile(
     r"\b(gpu|local_rank|args\.gpu|device_id)\s*==\s*0"
 )
 _PER_NODE = re.compile(r"local|gpu|device_id|% *\w*gpus|per_node", re.IGNORECASE)
+# A rank built from the node's rank, or read from the launcher, is global anyway.
+_GLOBAL = re.compile(r"node_rank|get_rank|\bRANK\b|global_rank|world", re.IGNORECASE)
 ENV_GUARD = 'int(os.environ.get("RANK", "0")) == 0'
 
 
@@ -57,13 +59,16 @@ def find_distribution(script: Script, source: bytes) -> Distribution | None:
     if not _mentions_processes(source):
         return None
     found: Distribution | None = None
+    rank = len(_MECHANISMS)
     for stmt in script.statements:
         for call in stmt.calls:
             mechanism = _mechanism(call_name(call) or "")
             if mechanism is None:
                 continue
-            if found is None:
-                found = Distribution(mechanism)
+            found = found or Distribution(mechanism)
+            order = [name for name, _ in _MECHANISMS].index(mechanism)
+            if order < rank:
+                found.mechanism, rank = mechanism, order
             if len(found.evidence) < 3 and stmt not in found.evidence:
                 found.evidence.append(stmt)
     if found is None and _RANK_ENV.search(source.decode("latin-1")):
@@ -114,7 +119,8 @@ def _rank_checks(script: Script) -> list[RankCheck]:
                 continue
             seen.add(code)
             meaning = code + " " + _definition_text(script, part)
-            checks.append(RankCheck(code, stmt, not _PER_NODE.search(meaning)))
+            per_node = _PER_NODE.search(meaning) and not _GLOBAL.search(meaning)
+            checks.append(RankCheck(code, stmt, not per_node))
     return checks
 
 

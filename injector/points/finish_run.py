@@ -47,15 +47,14 @@ def _plan_end(plan: Plan, block: Block) -> None:
             (last.node,),
         )
         return
-    if _is_return(last):
-        plan.insert(
-            last,
-            "before",
-            "wandb.finish()\n",
-            Point.FINISH,
-            "before the training function returns on line {0}",
-            (last.node,),
+    if _is_return(last) or _ends_process_group(last):
+        what = (
+            "the training function returns"
+            if _is_return(last)
+            else ("the process group is torn down")
         )
+        why = f"before {what} on line {{0}}"
+        plan.insert(last, "before", "wandb.finish()\n", Point.FINISH, why, (last.node,))
         return
     plan.insert(
         last,
@@ -98,6 +97,13 @@ def _init_position(plan: Plan, block: Block) -> int:
         if edit.point is Point.INIT and edit.anchor.block is block:
             return edit.anchor.index
     return 0
+
+
+def _ends_process_group(stmt: Stmt) -> bool:
+    """`dist.destroy_process_group()`: finish first, while every rank is still up."""
+    return any(
+        (call_name(c) or "").endswith("destroy_process_group") for c in stmt.calls
+    )
 
 
 def _is_return(stmt: Stmt) -> bool:

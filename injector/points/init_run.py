@@ -3,7 +3,6 @@
 Leaves alone scripts that already call `wandb.init`, and scripts whose configuration
 it cannot find: a run without its config is worse than no change.
 
-Gap: distributed scripts get no rank-0 guard yet, so each process starts a run.
 """
 
 from __future__ import annotations
@@ -23,9 +22,8 @@ from injector._matchers import (
 )
 from injector.collected import constants, inline_settings
 from injector.config import KIND_ORDER, ConfigSite, find_config_sites
-from injector.edits import Where
-from injector.points import Plan, insertable
-from injector.points.rank_zero_guard import FORM, choose_guard
+from injector.points import Plan
+from injector.points.init_code import place_init
 from injector.points.run_scope import (
     after_docstring,
     entry_block,
@@ -34,9 +32,10 @@ from injector.points.run_scope import (
     spawn_reason,
     training_start,
 )
+from injector.points.spawned import init_in_worker, spawning_scope
 from injector.reports import is_report_call
 from injector.result import Point
-from injector.script import Block, Stmt
+from injector.script import Block, Scope, Stmt
 from injector.training import calls_trainer
 
 DESCRIPTION = "Start one W&B run with the full configuration once it is complete."
@@ -69,17 +68,24 @@ def plan_init(plan: Plan) -> bool:
         if tracking.init_is_conditional:
             plan.log_condition = "wandb.run is not None"
         return True
-    site = _choose_site(plan)
+    spawner = spawning_scope(plan)
+    site = _choose_site(plan, spawner)
+    in_worker = init_in_worker(plan, site)
+    if in_worker is not None:
+        return in_worker
     if site is not None:
         return _init_after_site(plan, site)
     return _init_with_collected(plan)
 
 
-def _choose_site(plan: Plan) -> ConfigSite | None:
+def _choose_site(plan: Plan, spawner: Scope | None) -> ConfigSite | None:
+    """The most complete config built where training starts (or is spawned)."""
     sites = [
         s
         for s in find_config_sites(plan.script)
-        if s.scope.kind == "module" or s.scope.name in plan.trainers
+        if s.scope.kind == "module"
+        or s.scope.name in plan.trainers
+        or s.scope is spawner
     ]
     for kind in KIND_ORDER:
         of_kind = [s for s in sites if s.kind == kind]
@@ -114,7 +120,7 @@ def _init_after_site(plan: Plan, site: ConfigSite) -> bool:
         plan.kinds.settings.update(site.names)
     plan.config_kind = site.kind
     plan.config_expression = site.expression
-    return _place(plan, block, settled, start, site.expression, why, evidence)
+    return place_init(plan, block, settled, start, site.expression, why, evidence)
 
 
 def _site_position(plan: Plan, site: ConfigSite) -> tuple[Block, int] | None:
@@ -283,7 +289,7 @@ def _init_with_collected(plan: Plan) -> bool:
     expression = _dict_code(entries)
     plan.config_kind = "collected"
     plan.config_expression = expression
-    return _place(plan, block, after, start, expression, why.replace("{", "{{"), ())
+    return place_init(plan, block, after, start, expression, why.replace("{", "{{"), ())
 
 
 def _dict_code(pairs: list[tuple[str, str]]) -> str:
@@ -293,45 +299,3 @@ def _dict_code(pairs: list[tuple[str, str]]) -> str:
         return one_line
     inner = "".join(f"        {entry},\n" for entry in entries)
     return "{\n" + inner + "    }"
-
-
-def _project_code(plan: Plan) -> str:
-    project = json.dumps(plan.options.project_for(plan.path))
-    if plan.script.module_scope.resolves("os"):
-        owner = "os"
-    else:
-        plan.need_import("os")
-        owner = "os"
-    return f'{owner}.environ.get("WANDB_PROJECT", {project})'
-
-
-def _place(
-    plan: Plan,
-    block: Block,
-    after: int,
-    start: Stmt,
-    config: str,
-    why: str,
-    evidence: tuple[cst.BaseStatement, ...],
-) -> bool:
-    anchor = block.statements[after] if after >= 0 else block.statements[0]
-    where: Where = "after" if after >= 0 else "before"
-    if not insertable(anchor):
-        plan.omit(Point.INIT, "the config is built on a one-line block")
-        return False
-    lines = [f"project={_project_code(plan)}", f"config={config}"]
-    runs_at = block.statements[after + 1] if where == "after" else anchor
-    guard = choose_guard(plan, runs_at)
-    if guard is not None:
-        plan.guard = guard
-        lines.append(f'mode=None if {guard.code} else "disabled"')
-        why += "; " + guard.why.replace("{0}", f"{{{len(evidence)}}}")
-        why += f"; {FORM}"
-        evidence = (*evidence, *guard.evidence)
-    body = "".join(f"    {line},\n" for line in lines)
-    code = f"wandb.init(\n{body})\n"
-    plan.insert(anchor, where, code, Point.INIT, why, evidence)
-    plan.need_import("wandb")
-    plan.run_block = block
-    plan.run_start = start
-    return True

@@ -34,27 +34,33 @@ class Guard:
     rejected: list[tuple[str, str]] = field(default_factory=list)
 
 
-def choose_guard(plan: Plan, at: Stmt) -> Guard | None:
+def choose_guard(plan: Plan, at: Stmt, fallback: Guard | None = None) -> Guard | None:
+    """The guard for a run started at `at`; `fallback` replaces the launcher's RANK
+    where no launcher sets it (workers started by mp.spawn)."""
     distribution = plan.distribution
     if distribution is None:
         return None
     rejected: list[tuple[str, str]] = []
     for check in distribution.checks:
-        problem = _problem(plan, check, at)
+        problem = _problem(plan, check, at, group_ready=fallback is not None)
         if problem is None:
             why = f"the script's own global rank-0 check `{check.code}`, on line {{0}}"
             return Guard(check.code, why, (check.stmt.node,), rejected)
         rejected.append((check.code, problem))
+    if fallback is not None:
+        return Guard(fallback.code, fallback.why, fallback.evidence, rejected)
     plan.need_import("os")
     why = "no global rank-0 check of the script's own is usable where the run starts"
     return Guard(ENV_GUARD, why, (), rejected)
 
 
-def _problem(plan: Plan, check: RankCheck, at: Stmt) -> str | None:
+def _problem(
+    plan: Plan, check: RankCheck, at: Stmt, group_ready: bool = False
+) -> str | None:
     """Why a check cannot serve as the guard, or None when it can."""
     if not check.is_global:
         return "per node: true once on every node, so it would start one run per node"
-    if _NEEDS_GROUP.search(check.code):
+    if _NEEDS_GROUP.search(check.code) and not group_ready:
         return "`get_rank()` fails before the process group exists"
     if not resolvable(check.code, at):
         return "not defined where the run starts"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 from pathlib import Path
 
@@ -69,3 +70,22 @@ def test_torchrun_ddp_records_exactly_one_run(tmp_path: Path) -> None:
     # 512 samples, 2 ranks, batches of 16: 16 steps an epoch, logged every 3.
     assert _steps(train) == [3, 6, 9, 12, 15, 18, 21, 24, 27, 30]
     assert all(isinstance(row["train/loss"], float) for row in train)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_mp_spawn_workers_record_exactly_one_run(tmp_path: Path) -> None:
+    script = _rewrite("mp_spawn_cpu.py", tmp_path)
+    url = f"tcp://127.0.0.1:{_free_port()}"
+
+    run_offline([sys.executable, str(script), "--dist-url", url], tmp_path)
+
+    [run] = read_runs(tmp_path)
+    assert run.config["procs"] == 2 and run.config["lr"] == 0.02
+    train = run.rows_with("train/loss")
+    assert _steps(train) == [0, 4, 8, 12, 16]
+    assert all(row["train/lr"] == 0.02 for row in train)

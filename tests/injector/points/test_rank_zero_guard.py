@@ -75,3 +75,33 @@ def test_the_run_starts_after_the_rank_is_known() -> None:
 
     assert 'mode=None if rank == 0 else "disabled"' in _init(report)
     assert line_of(report, "rank = setup()") < line_of(report, "wandb.init(")
+
+
+def test_spawned_workers_start_the_run_after_their_process_group() -> None:
+    source = (
+        "import argparse\nimport torch\nimport torch.distributed as dist\n"
+        "import torch.multiprocessing as mp\n"
+        "def worker(index, args):\n"
+        "    dist.init_process_group('gloo', rank=index, world_size=2)\n"
+        "    model = torch.nn.Linear(2, 2)\n"
+        "    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)\n"
+        "    for step in range(args.steps):\n"
+        "        loss = model(torch.randn(2, 2)).sum()\n"
+        "        loss.backward()\n"
+        "        optimizer.step()\n"
+        "def main():\n"
+        "    parser = argparse.ArgumentParser()\n"
+        "    args = parser.parse_args()\n"
+        "    mp.spawn(worker, nprocs=2, args=(args,))\n"
+        "if __name__ == '__main__':\n"
+        "    main()\n"
+    )
+    report = inject(source)
+
+    code = _init(report)
+    assert 'mode=None if dist.get_rank() == 0 else "disabled"' in code
+    assert "config=vars(args)" in code
+    assert line_of(report, "dist.init_process_group") < line_of(report, "wandb.init(")
+    assert line_of(report, "wandb.init(") < line_of(report, "def main():")
+    assert report.distributed is not None
+    assert report.distributed.mechanism == "mp.spawn"

@@ -1,0 +1,54 @@
+"""The `wandb.init` call itself: project, config, and the rank-0 guard."""
+
+from __future__ import annotations
+
+import json
+
+import libcst as cst
+
+from injector.edits import Where
+from injector.points import Plan, insertable
+from injector.points.rank_zero_guard import FORM, Guard, choose_guard
+from injector.result import Point
+from injector.script import Block, Stmt
+
+
+def place_init(
+    plan: Plan,
+    block: Block,
+    after: int,
+    start: Stmt,
+    config: str,
+    why: str,
+    evidence: tuple[cst.BaseStatement, ...],
+    fallback: Guard | None = None,
+) -> bool:
+    """Insert `wandb.init` after statement `after` of `block` (before the first
+    when it is -1); `start` is the statement that starts training there."""
+    anchor = block.statements[after] if after >= 0 else block.statements[0]
+    where: Where = "after" if after >= 0 else "before"
+    if not insertable(anchor):
+        plan.omit(Point.INIT, "the config is built on a one-line block")
+        return False
+    lines = [f"project={_project_code(plan)}", f"config={config}"]
+    runs_at = block.statements[after + 1] if where == "after" else anchor
+    guard = choose_guard(plan, runs_at, fallback)
+    if guard is not None:
+        plan.guard = guard
+        lines.append(f'mode=None if {guard.code} else "disabled"')
+        why += "; " + guard.why.replace("{0}", f"{{{len(evidence)}}}")
+        why += f"; {FORM}"
+        evidence = (*evidence, *guard.evidence)
+    body = "".join(f"    {line},\n" for line in lines)
+    plan.insert(anchor, where, f"wandb.init(\n{body})\n", Point.INIT, why, evidence)
+    plan.need_import("wandb")
+    plan.run_block = block
+    plan.run_start = start
+    return True
+
+
+def _project_code(plan: Plan) -> str:
+    """The project from WANDB_PROJECT when set, else the configured default."""
+    project = json.dumps(plan.options.project_for(plan.path))
+    plan.need_import("os")
+    return f'os.environ.get("WANDB_PROJECT", {project})'
