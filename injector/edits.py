@@ -16,7 +16,8 @@ from injector._matchers import children
 from injector.result import Insertion, Point
 from injector.script import Stmt
 
-Where = Literal["before", "after"]
+# "replace" swaps the anchor for one statement built from it (a framework hook).
+Where = Literal["before", "after", "replace"]
 LineOf = Callable[[cst.CSTNode], int]
 # Planners indent with four spaces; files may use tabs or two spaces.
 _LEADING_INDENT = re.compile(r"^(?:    )+", re.MULTILINE)
@@ -84,6 +85,9 @@ def apply_edits(
         by_block.setdefault(id(edit.anchor.block.owner), []).append(edit)
     rebuilt: dict[int, cst.CSTNode] = {}
     result = _rebuild(module, on_path, by_block, rebuilt)
+    for edit in edits:
+        if edit.where == "replace":
+            rebuilt[id(edit.anchor.node)] = edit.statements[0]
     assert isinstance(result, cst.Module)
     return result, rebuilt
 
@@ -130,6 +134,9 @@ def _insert(body: list[cst.CSTNode], edits: list[Edit]) -> list[cst.CSTNode]:
     # their planned order.
     slots: dict[int, list[cst.BaseStatement]] = {}
     for edit in edits:
+        if edit.where == "replace":
+            body[edit.anchor.index] = edit.statements[0]
+            continue
         slot = edit.anchor.index + (1 if edit.where == "after" else 0)
         slots.setdefault(slot, []).extend(edit.statements)
     for slot in sorted(slots, reverse=True):
@@ -179,7 +186,7 @@ def render(
     insertions = []
     for edit in edits:
         lines = [line_of(node) for node in edit.evidence]
-        line = state.lines[id(edit.statements[0])]
+        line = _statement_line(edit.statements[0], state.lines)
         reason = edit.reason.format(*lines)
         insertions.append(Insertion(edit.point, line, edit.code, reason))
     insertions.sort(key=lambda i: i.line)

@@ -10,6 +10,8 @@ import libcst as cst
 
 from injector.distributed import find_distribution
 from injector.edits import LineOf, SnippetError, apply_edits, parse_snippets, render
+from injector.frameworks.lightning import plan_lightning
+from injector.frameworks.transformers import plan_transformers
 from injector.options import InjectOptions
 from injector.points import Plan
 from injector.points.eval_log import plan_eval_logs
@@ -33,7 +35,8 @@ from injector.values import Kinds
 
 # Cheap evidence of training, checked on raw bytes before anything is parsed.
 _TRAINING_MARKERS = re.compile(
-    rb"backward\s*\(|\.step\s*\(|scaler\s*\(|\(\s*loss\w*\s*,\s*\w*opt"
+    rb"backward\s*\(|\.step\s*\(|scaler\s*\(|\(\s*loss\w*\s*,\s*\w*opt|"
+    rb"Trainer\s*\("
 )
 
 
@@ -113,15 +116,19 @@ def _plan(module: cst.Module, data: bytes, options: InjectOptions, path: str) ->
     tracking = find_tracking(script, data)
     plan = Plan(path, script, options, loops, trainers, tracking, Kinds(script))
     plan.distribution = find_distribution(script, data)
+    if tracking.integrations and not tracking.inits:
+        plan.omit(
+            Point.INTEGRATION, "W&B is already wired in through a framework integration"
+        )
+        return plan
+    if plan_transformers(plan, data) or plan_lightning(plan):
+        if plan.edits:
+            plan_imports(plan)
+        return plan
     if not loops:
         plan.omit(
             Point.TRAIN_LOG,
             "no training loop: no backward pass and optimizer step in a loop",
-        )
-        return plan
-    if tracking.integrations and not tracking.inits:
-        plan.omit(
-            Point.INTEGRATION, "W&B is already wired in through a framework integration"
         )
         return plan
     if not plan_init(plan):

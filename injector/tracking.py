@@ -59,6 +59,10 @@ def find_tracking(script: Script, source: bytes) -> Tracking:
     for stmt in script.statements:
         for call in stmt.calls:
             _note_call(stmt, call, found)
+    if b"report_to" in source:
+        found.integrations.extend(
+            s for s in script.statements if _adds_wandb_tracker(s)
+        )
     return found
 
 
@@ -98,6 +102,14 @@ def _note_call(stmt: Stmt, call: cst.Call, found: Tracking) -> None:
             found.syncs_tensorboard = True
     elif method in _INTEGRATIONS or _names_wandb_tracker(call):
         found.integrations.append(stmt)
+
+
+def _adds_wandb_tracker(stmt: Stmt) -> bool:
+    """`args.report_to = [*args.report_to, "wandb"]` and the like."""
+    if not isinstance(stmt.node, cst.SimpleStatementLine):
+        return False
+    text = cst.Module(body=[]).code_for_node(stmt.node)
+    return "report_to" in text and ('"wandb"' in text or "'wandb'" in text)
 
 
 def _names_wandb_tracker(call: cst.Call) -> bool:

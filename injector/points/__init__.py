@@ -75,6 +75,20 @@ class Plan:
         self.edits.append(edit)
         return edit
 
+    def replace(
+        self,
+        anchor: Stmt,
+        statement: cst.BaseStatement,
+        code: str,
+        point: Point,
+        reason: str,
+        evidence: tuple[cst.BaseStatement, ...] = (),
+    ) -> Edit:
+        """Swap a statement for `statement`, built from it (a framework hook)."""
+        edit = Edit(anchor, "replace", code, point, reason, evidence, [statement])
+        self.edits.append(edit)
+        return edit
+
     def omit(
         self, point: Point, reason: str, evidence: tuple[cst.BaseStatement, ...] = ()
     ) -> None:

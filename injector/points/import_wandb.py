@@ -48,13 +48,22 @@ def _import_statement(module: str, name: str | None) -> cst.SimpleStatementLine:
     """`import module`, or `from module import name`."""
     if name is None:
         small: cst.BaseSmallStatement = cst.Import(
-            names=[cst.ImportAlias(name=cst.Name(module))]
+            names=[cst.ImportAlias(name=_dotted_name(module))]
         )
     else:
         small = cst.ImportFrom(
-            module=cst.Name(module), names=[cst.ImportAlias(name=cst.Name(name))]
+            module=_dotted_name(module), names=[cst.ImportAlias(name=cst.Name(name))]
         )
     return cst.SimpleStatementLine(body=[small])
+
+
+def _dotted_name(module: str) -> cst.Name | cst.Attribute:
+    """`a.b.c` as the nested attribute node an import statement holds."""
+    first, *rest = module.split(".")
+    node: cst.Name | cst.Attribute = cst.Name(first)
+    for part in rest:
+        node = cst.Attribute(value=node, attr=cst.Name(part))
+    return node
 
 
 def _is_import(stmt: Stmt) -> bool:

@@ -2,7 +2,6 @@
 
 Leaves alone scripts that already call `wandb.init`, and scripts whose configuration
 it cannot find: a run without its config is worse than no change.
-
 """
 
 from __future__ import annotations
