@@ -89,3 +89,33 @@ def test_mp_spawn_workers_record_exactly_one_run(tmp_path: Path) -> None:
     train = run.rows_with("train/loss")
     assert _steps(train) == [0, 4, 8, 12, 16]
     assert all(row["train/lr"] == 0.02 for row in train)
+
+
+def test_lightning_logs_through_its_wandb_logger(tmp_path: Path) -> None:
+    require_module("lightning", "pip install lightning (.ci/run installs it)")
+    script = _rewrite("lightning_tiny.py", tmp_path)
+
+    run_offline([sys.executable, str(script)], tmp_path)
+
+    [run] = read_runs(tmp_path)
+    assert run.config["lr"] == 0.05 and run.config["epochs"] == 2
+    train = run.rows_with("train_loss")
+    # 8 batches an epoch, 2 epochs, a log every 2 steps.
+    assert len(train) == 8
+    assert all(isinstance(row["train_loss"], float) for row in train)
+    assert len(run.rows_with("val_loss")) == 2
+
+
+def test_transformers_trainer_reports_to_wandb(tmp_path: Path) -> None:
+    require_module("transformers", "pip install transformers (.ci/run installs it)")
+    require_module("accelerate", "pip install accelerate (.ci/run installs it)")
+    script = _rewrite("hf_trainer_tiny.py", tmp_path)
+
+    run_offline([sys.executable, str(script)], tmp_path)
+
+    [run] = read_runs(tmp_path)
+    assert run.config["learning_rate"] == 0.001
+    assert run.config["max_steps"] == 8
+    train = run.rows_with("train/loss")
+    assert [row["train/global_step"] for row in train] == [2, 4, 6, 8]
+    assert len(run.rows_with("eval/loss")) == 2
