@@ -10,6 +10,7 @@ import libcst as cst
 
 from injector.distributed import find_distribution
 from injector.edits import LineOf, SnippetError, apply_edits, parse_snippets, render
+from injector.frameworks.keras import plan_keras
 from injector.frameworks.lightning import plan_lightning
 from injector.frameworks.transformers import plan_transformers
 from injector.options import InjectOptions
@@ -36,7 +37,7 @@ from injector.values import Kinds
 # Cheap evidence of training, checked on raw bytes before anything is parsed.
 _TRAINING_MARKERS = re.compile(
     rb"backward\s*\(|\.step\s*\(|scaler\s*\(|\(\s*loss\w*\s*,\s*\w*opt|"
-    rb"Trainer\s*\("
+    rb"Trainer\s*\(|\.fit\s*\("
 )
 
 
@@ -91,6 +92,11 @@ def _inject(data: bytes, options: InjectOptions, path: str) -> FileReport:
     return report
 
 
+def _integrates(plan: Plan, data: bytes) -> bool:
+    """Whether a framework's own W&B integration took the script in hand."""
+    return plan_transformers(plan, data) or plan_lightning(plan) or plan_keras(plan)
+
+
 def _python_rejects(data: bytes, path: str) -> str | None:
     """Why CPython's own parser refuses the file, if it does.
 
@@ -121,7 +127,7 @@ def _plan(module: cst.Module, data: bytes, options: InjectOptions, path: str) ->
             Point.INTEGRATION, "W&B is already wired in through a framework integration"
         )
         return plan
-    if plan_transformers(plan, data) or plan_lightning(plan):
+    if not tracking.inits and _integrates(plan, data):
         if plan.edits:
             plan_imports(plan)
         return plan

@@ -5,6 +5,9 @@ from __future__ import annotations
 import libcst as cst
 
 from injector._matchers import keyword_arg
+from injector.config import find_config_sites
+from injector.points import Plan
+from injector.script import Stmt
 
 
 def with_keyword(call: cst.Call, name: str, value: cst.BaseExpression) -> cst.Call:
@@ -35,3 +38,15 @@ def with_keyword(call: cst.Call, name: str, value: cst.BaseExpression) -> cst.Ca
     args[-1] = last.with_changes(comma=between)
     args.append(new.with_changes(comma=trailing))
     return call.with_changes(args=args)
+
+
+def config_before(plan: Plan, stmt: Stmt) -> str | None:
+    """The config the script builds in the Trainer's scope before the Trainer."""
+    for site in reversed(find_config_sites(plan.script)):
+        if site.scope is stmt.scope and site.stmt.position < stmt.position:
+            plan.config, plan.config_kind = site, site.kind
+            plan.config_expression = site.expression
+            for module, name in site.imports:
+                plan.need_import(module, name)
+            return site.expression
+    return None

@@ -13,8 +13,7 @@ import json
 import libcst as cst
 
 from injector._matchers import call_name, dotted, keyword_arg, small_statements
-from injector.config import find_config_sites
-from injector.frameworks import with_keyword
+from injector.frameworks import config_before, with_keyword
 from injector.points import Plan, insertable
 from injector.result import Point
 from injector.script import Stmt
@@ -118,20 +117,8 @@ def _wandb_logger(plan: Plan, stmt: Stmt, name: str) -> str:
     project = json.dumps(plan.options.project_for(plan.path))
     plan.need_import("os")
     lines = [f'project=os.environ.get("WANDB_PROJECT", {project})']
-    config = _config_before(plan, stmt)
+    config = config_before(plan, stmt)
     if config is not None:
         lines.append(f"config={config}")
     body = "".join(f"    {line},\n" for line in lines)
     return f"{name} = WandbLogger(\n{body})\n"
-
-
-def _config_before(plan: Plan, stmt: Stmt) -> str | None:
-    """The config the script builds in the Trainer's scope before the Trainer."""
-    for site in reversed(find_config_sites(plan.script)):
-        if site.scope is stmt.scope and site.stmt.position < stmt.position:
-            plan.config, plan.config_kind = site, site.kind
-            plan.config_expression = site.expression
-            for module, name in site.imports:
-                plan.need_import(module, name)
-            return site.expression
-    return None

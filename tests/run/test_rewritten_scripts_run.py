@@ -119,3 +119,16 @@ def test_transformers_trainer_reports_to_wandb(tmp_path: Path) -> None:
     train = run.rows_with("train/loss")
     assert [row["train/global_step"] for row in train] == [2, 4, 6, 8]
     assert len(run.rows_with("eval/loss")) == 2
+
+
+def test_keras_fit_logs_through_the_wandb_callback(tmp_path: Path) -> None:
+    require_module("keras", "pip install keras (.ci/run installs it)")
+    script = _rewrite("keras_tiny.py", tmp_path)
+
+    run_offline([sys.executable, str(script)], tmp_path)
+
+    [run] = read_runs(tmp_path)
+    assert run.config["epochs"] == 3 and run.config["units"] == 8
+    epochs = run.rows_with("epoch/loss")
+    assert len(epochs) == 3
+    assert all(isinstance(row["epoch/val_loss"], float) for row in epochs)
