@@ -126,27 +126,29 @@ def insertable(stmt: Stmt) -> bool:
     return isinstance(stmt.block.owner, cst.Module | cst.IndentedBlock)
 
 
-def log_call(metrics: list[Metric], prefix: str, step: str | None) -> str:
-    """A `wandb.log` call, on one line when it fits, else one entry per line."""
+def log_call(
+    metrics: list[Metric], prefix: str, step: str | None, function: str = "wandb.log"
+) -> str:
+    """A log call, on one line when it fits, else one entry per line."""
+    tail = f", step={step}" if step else ""
+    step_line = f"    step={step},\n" if step else ""
+    if len(metrics) == 1 and metrics[0].key == "**":
+        # A lone dict of metrics needs no braces around it.
+        one_line = f"{function}({metrics[0].code}{tail})\n"
+        if len(one_line) <= 88:
+            return one_line
+        return f"{function}(\n    {metrics[0].code},\n{step_line})\n"
     entries = [
         f"**{m.code}"
         if m.key == "**"
         else f"{json.dumps(_full_key(m.key, prefix))}: {m.code}"
         for m in metrics
     ]
-    tail = f", step={step}" if step else ""
-    if len(entries) == 1 and metrics[0].key == "**":
-        # A lone dict of metrics needs no braces around it.
-        entries = []
-        one_line = f"wandb.log({metrics[0].code}{tail})\n"
-        if len(one_line) <= 88:
-            return one_line
-    one_line = "wandb.log({" + ", ".join(entries) + "}" + tail + ")\n"
+    one_line = f"{function}({{" + ", ".join(entries) + "}" + tail + ")\n"
     if len(one_line) <= 72:
         return one_line
     body = "".join(f"        {entry},\n" for entry in entries)
-    step_line = f"    step={step},\n" if step else ""
-    return "wandb.log(\n    {\n" + body + "    },\n" + step_line + ")\n"
+    return f"{function}(\n    {{\n" + body + "    },\n" + step_line + ")\n"
 
 
 def _full_key(key: str, prefix: str) -> str:
