@@ -10,6 +10,7 @@ import libcst as cst
 
 from injector.distributed import find_distribution
 from injector.edits import LineOf, SnippetError, apply_edits, parse_snippets, render
+from injector.frameworks.accelerate import plan_accelerate
 from injector.frameworks.keras import plan_keras
 from injector.frameworks.lightning import plan_lightning
 from injector.frameworks.transformers import plan_transformers
@@ -85,11 +86,28 @@ def _inject(data: bytes, options: InjectOptions, path: str) -> FileReport:
     plan = _plan(module, data, options, path)
     if plan.edits:
         return _report(plan, data, path)
-    report = _unchanged(path, data, Status.UNCHANGED, _why_nothing(plan))
-    report.omissions = [
-        Omission(o.point, o.reason) for o in plan.omissions if not o.evidence
-    ]
+    omissions = _omissions(plan, _original_lines(plan))
+    report = _unchanged(path, data, Status.UNCHANGED, _why_nothing(plan, omissions))
+    report.omissions = omissions
     return report
+
+
+def _original_lines(plan: Plan) -> LineOf:
+    """Lines of the unchanged file, found by generating its code only when a reason
+    names a line."""
+    evidence = [node for o in plan.omissions for node in o.evidence]
+    if not evidence:
+        return lambda node: 0
+    return render(plan.module, [], {}, evidence)[2]
+
+
+def _omissions(plan: Plan, line_of: LineOf) -> list[Omission]:
+    return [
+        Omission(o.point, o.reason.format(*(line_of(n) for n in o.evidence)))
+        if o.evidence
+        else Omission(o.point, o.reason)
+        for o in plan.omissions
+    ]
 
 
 def _integrates(plan: Plan, data: bytes) -> bool:
@@ -137,6 +155,8 @@ def _plan(module: cst.Module, data: bytes, options: InjectOptions, path: str) ->
             "no training loop: no backward pass and optimizer step in a loop",
         )
         return plan
+    if plan_accelerate(plan) is False:
+        return plan
     if not plan_init(plan):
         return plan
     plan_train_logs(plan)
@@ -146,11 +166,11 @@ def _plan(module: cst.Module, data: bytes, options: InjectOptions, path: str) ->
     return plan
 
 
-def _why_nothing(plan: Plan) -> str:
+def _why_nothing(plan: Plan, omissions: list[Omission]) -> str:
     if plan.tracking.inits and not plan.edits:
         return "already tracked with W&B; nothing is missing"
-    if plan.omissions:
-        return plan.omissions[0].reason
+    if omissions:
+        return omissions[0].reason
     return "nothing to add"
 
 
@@ -173,12 +193,7 @@ def _report(plan: Plan, data: bytes, path: str) -> FileReport:
         compile(code, path, "exec", dont_inherit=True)
     except SyntaxError as error:
         return _uncompilable(plan, data, path, error)
-    omissions = [
-        Omission(o.point, o.reason.format(*(line_of(n) for n in o.evidence)))
-        if o.evidence
-        else Omission(o.point, o.reason)
-        for o in plan.omissions
-    ]
+    omissions = _omissions(plan, line_of)
     return FileReport(
         path,
         Status.CHANGED,

@@ -10,7 +10,7 @@ import libcst as cst
 from injector._matchers import call_name, dotted, method_name, receiver
 
 _REPORT_FUNCS = re.compile(
-    r"^(print|tqdm\.write|(\w+\.)*(log(ger|ging)?|_?LOG(GER)?)\.(info|debug|warning)|"
+    r"^((\w+\.)?print|tqdm\.write|(\w+\.)*(log(ger|ging)?|_?LOG(GER)?)\.(info|debug|warning)|"
     r"(\w+\.)?set_postfix|(\w+\.)?set_description)$"
 )
 

@@ -50,6 +50,9 @@ class Plan:
     guard: Guard | None = None
     # The step each training loop's log uses, by id of the loop statement.
     loop_steps: dict[int, str | None] = field(default_factory=dict)
+    # Accelerate's accelerator, when the run goes through its tracker.
+    tracker: str | None = None
+    tracker_stmt: Stmt | None = None
     # Set when the script's own run may not exist: log calls go under this check.
     log_condition: str | None = None
     edits: list[Edit] = field(default_factory=list)
@@ -88,6 +91,19 @@ class Plan:
         edit = Edit(anchor, "replace", code, point, reason, evidence, [statement])
         self.edits.append(edit)
         return edit
+
+    @property
+    def log_function(self) -> str:
+        return f"{self.tracker}.log" if self.tracker else "wandb.log"
+
+    @property
+    def finish_code(self) -> str:
+        return (
+            f"{self.tracker}.end_training()\n" if self.tracker else "wandb.finish()\n"
+        )
+
+    def log_call(self, metrics: list[Metric], prefix: str, step: str | None) -> str:
+        return log_call(metrics, prefix, step, self.log_function)
 
     def omit(
         self, point: Point, reason: str, evidence: tuple[cst.BaseStatement, ...] = ()

@@ -21,7 +21,7 @@ from injector._matchers import (
     method_name,
     small_statements,
 )
-from injector.points import Plan, insertable, log_call
+from injector.points import Plan, insertable
 from injector.points.loop_facts import resolvable
 from injector.reports import (
     EVAL_PREFIX,
@@ -102,7 +102,7 @@ def _plan_result_site(
     if not metrics:
         return
     why = f"after `{called}(...)` returns its metrics on line {{0}}"
-    code = log_call(metrics + _epoch(stmt), "eval", _training_step(plan, stmt))
+    code = plan.log_call(metrics + _epoch(stmt), "eval", _training_step(plan, stmt))
     plan.insert(stmt, "after", code, Point.EVAL_LOG, why, (stmt.node,))
     logged.add(called)
 
@@ -264,7 +264,7 @@ def _plan_printing_function(plan: Plan, scope: Scope) -> None:
             metrics = printed_metrics(plan, stmt, call, eval_only=False)
             if metrics:
                 why = f"after `{scope.name}()` reports its metrics on line {{0}}"
-                code = log_call(
+                code = plan.log_call(
                     metrics + _epoch(stmt), "eval", _training_step(plan, stmt)
                 )
                 plan.insert(stmt, "after", code, Point.EVAL_LOG, why, (stmt.node,))
@@ -291,7 +291,7 @@ def _plan_inline(plan: Plan) -> None:
             metrics = printed_metrics(plan, stmt, call, eval_only=in_step_loop)
             if metrics:
                 why = "after the evaluation metrics are reported on line {0}"
-                code = log_call(
+                code = plan.log_call(
                     metrics + _epoch(stmt), "eval", _training_step(plan, stmt)
                 )
                 plan.insert(stmt, "after", code, Point.EVAL_LOG, why, (stmt.node,))

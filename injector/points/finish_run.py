@@ -54,12 +54,12 @@ def _plan_end(plan: Plan, block: Block) -> None:
             else ("the process group is torn down")
         )
         why = f"before {what} on line {{0}}"
-        plan.insert(last, "before", "wandb.finish()\n", Point.FINISH, why, (last.node,))
+        plan.insert(last, "before", plan.finish_code, Point.FINISH, why, (last.node,))
         return
     plan.insert(
         last,
         "after",
-        "wandb.finish()\n",
+        plan.finish_code,
         Point.FINISH,
         "once training and everything after it are done, after line {0}",
         (last.node,),
@@ -85,7 +85,7 @@ def _plan_early_returns(plan: Plan, block: Block, start: Stmt) -> None:
         plan.insert(
             stmt,
             "before",
-            "wandb.finish()\n",
+            plan.finish_code,
             Point.FINISH,
             "before the early return on line {0}, which ends training",
             (stmt.node,),

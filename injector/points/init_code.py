@@ -30,6 +30,8 @@ def place_init(
     if not insertable(anchor):
         plan.omit(Point.INIT, "the config is built on a one-line block")
         return False
+    if plan.tracker:
+        return _init_trackers(plan, block, after, start, config, why, evidence)
     lines = [f"project={_project_code(plan)}", f"config={config}"]
     runs_at = block.statements[after + 1] if where == "after" else anchor
     guard = choose_guard(plan, runs_at, fallback)
@@ -44,6 +46,35 @@ def place_init(
     plan.need_import("wandb")
     plan.run_block = block
     plan.run_start = start
+    return True
+
+
+def _init_trackers(
+    plan: Plan,
+    block: Block,
+    after: int,
+    start: Stmt,
+    config: str,
+    why: str,
+    evidence: tuple[cst.BaseStatement, ...],
+) -> bool:
+    """Accelerate's `init_trackers`, once both the accelerator and the config exist."""
+    built = plan.tracker_stmt.top_in(block) if plan.tracker_stmt else None
+    if built is not None and built.index > after:
+        if built.index >= start.index:
+            plan.omit(Point.INIT, "the accelerator is built after training starts")
+            return False
+        after = built.index
+        why += f"; after the accelerator is built, on line {{{len(evidence)}}}"
+        evidence = (*evidence, built.node)
+    anchor = block.statements[after] if after >= 0 else block.statements[0]
+    where: Where = "after" if after >= 0 else "before"
+    lines = [_project_code(plan), f"config={config}"]
+    body = "".join(f"    {line},\n" for line in lines)
+    code = f"{plan.tracker}.init_trackers(\n{body})\n"
+    why += "; Accelerate starts the run on the main process only"
+    plan.insert(anchor, where, code, Point.INIT, why, evidence)
+    plan.run_block, plan.run_start = block, start
     return True
 
 

@@ -12,7 +12,7 @@ import re
 import libcst as cst
 
 from injector._matchers import dotted
-from injector.points import Plan, indent, insertable, log_call
+from injector.points import Plan, indent, insertable
 from injector.points.loop_facts import (
     StepPlan,
     modulo_operand,
@@ -87,13 +87,13 @@ def _log_at_report(
     step_code = _checked_step(step.step, stmt)
     why = "beside the script's own loss report on line {0}, at its interval"
     why += _step_words(step, step_code)
-    code = log_call(metrics, "train", step_code)
+    code = plan.log_call(metrics, "train", step_code)
     plan.insert(stmt, "after", code, Point.TRAIN_LOG, why, (stmt.node,))
     if evaluation:
         renamed = [
             Metric(EVAL_PREFIX.sub("", m.key) or m.key, m.code) for m in evaluation
         ]
-        code = log_call(renamed, "eval", step_code)
+        code = plan.log_call(renamed, "eval", step_code)
         why = "the same report on line {0} shows evaluation metrics"
         plan.insert(stmt, "after", code, Point.EVAL_LOG, why, (stmt.node,))
     plan.loop_steps[id(training.loop)] = step_code
@@ -109,7 +109,7 @@ def _log_after_update(
         step_code: str | None = step.step
     else:
         step_code = _checked_step(step.step, anchor)
-    code = f"if {step.gate}:\n" + indent(log_call(metrics, "train", step_code))
+    code = f"if {step.gate}:\n" + indent(plan.log_call(metrics, "train", step_code))
     if step.counter_name and step.counter_setup:
         if not insertable(step.counter_setup):
             plan.omit(Point.TRAIN_LOG, "the training loop is on a one-line block")

@@ -132,3 +132,18 @@ def test_keras_fit_logs_through_the_wandb_callback(tmp_path: Path) -> None:
     epochs = run.rows_with("epoch/loss")
     assert len(epochs) == 3
     assert all(isinstance(row["epoch/val_loss"], float) for row in epochs)
+
+
+def test_accelerate_logs_through_its_tracker(tmp_path: Path) -> None:
+    require_module("accelerate", "pip install accelerate (.ci/run installs it)")
+    script = _rewrite("accelerate_tiny.py", tmp_path)
+    assert b"import wandb" not in script.read_bytes()
+
+    run_offline([sys.executable, str(script)], tmp_path)
+
+    [run] = read_runs(tmp_path)
+    assert run.config["lr"] == 0.05 and run.config["log_every"] == 4
+    train = run.rows_with("train/loss")
+    # 16 batches an epoch, 2 epochs, a report every 4 steps.
+    assert _steps(train) == [4, 8, 12, 16, 20, 24, 28, 32]
+    assert all(row["train/lr"] == 0.05 for row in train)
