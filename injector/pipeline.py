@@ -89,6 +89,7 @@ def _inject(data: bytes, options: InjectOptions, path: str) -> FileReport:
     omissions = _omissions(plan, _original_lines(plan))
     report = _unchanged(path, data, Status.UNCHANGED, _why_nothing(plan, omissions))
     report.omissions = omissions
+    report.framework = plan.framework
     return report
 
 
@@ -155,6 +156,7 @@ def _plan(module: cst.Module, data: bytes, options: InjectOptions, path: str) ->
             "no training loop: no backward pass and optimizer step in a loop",
         )
         return plan
+    plan.framework = "pytorch"
     if plan_accelerate(plan) is False:
         return plan
     if not plan_init(plan):
@@ -203,6 +205,7 @@ def _report(plan: Plan, data: bytes, path: str) -> FileReport:
         insertions=insertions,
         omissions=omissions,
         distributed=_distributed_info(plan, line_of),
+        framework=plan.framework,
     )
 
 

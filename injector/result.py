@@ -107,6 +107,7 @@ class FileReport:
     insertions: list[Insertion] = field(default_factory=list)
     omissions: list[Omission] = field(default_factory=list)
     distributed: DistributedInfo | None = None
+    framework: str | None = None
 
     @property
     def changed(self) -> bool:
@@ -120,5 +121,6 @@ class FileReport:
             "config": self.config.to_json() if self.config else None,
             "insertions": [i.to_json() for i in self.insertions],
             "omissions": [o.to_json() for o in self.omissions],
+            "framework": self.framework,
             "distributed": self.distributed.to_json() if self.distributed else None,
         }

@@ -29,6 +29,7 @@ REPORT_KEYS = {
     "insertions",
     "omissions",
     "distributed",
+    "framework",
 }
 STATUSES = {"changed", "unchanged", "skipped", "failed"}
 

@@ -28,6 +28,7 @@ def plan_accelerate(plan: Plan) -> bool | None:
     if found is None:
         return None
     name, stmt, call = found
+    plan.framework = "accelerate"
     trackers = [
         s
         for s in plan.script.statements

@@ -43,6 +43,7 @@ def plan_keras(plan: Plan) -> bool:
     ]
     if not fits or not all(insertable(s) for s, _ in fits):
         return False
+    plan.framework = "keras"
     first = fits[0][0]
     config = config_before(plan, first) or _constants(plan, first)
     config = config or _fit_settings(fits[0][1])

@@ -27,6 +27,7 @@ def plan_lightning(plan: Plan) -> bool:
     package = _imported_package(plan)
     if package is None:
         return False
+    plan.framework = "lightning"
     sites = [
         (stmt, call)
         for stmt in plan.script.statements

@@ -47,6 +47,7 @@ def plan_transformers(plan: Plan, source: bytes) -> bool:
         for s, c in calls
         if _ARGUMENTS.search(call_name(c) or "") and "TrainingArguments" in _name(c)
     ]
+    plan.framework = "transformers"
     for stmt, call in arguments:
         _report_to_wandb(plan, stmt, call)
     if not arguments and not _after_parsing(plan):

@@ -50,6 +50,8 @@ class Plan:
     guard: Guard | None = None
     # The step each training loop's log uses, by id of the loop statement.
     loop_steps: dict[int, str | None] = field(default_factory=dict)
+    # The framework the script trains with, as the report names it.
+    framework: str | None = None
     # Accelerate's accelerator, when the run goes through its tracker.
     tracker: str | None = None
     tracker_stmt: Stmt | None = None

@@ -52,6 +52,8 @@ def test_report_meets_expectations(case: Case) -> None:
     assert points == sorted(expect["points"])
     kind = report.config.kind if report.config else None
     assert kind == expect["config_kind"]
+    if "framework" in expect:
+        assert report.framework == expect["framework"]
     if "config_expression" in expect:
         assert report.config is not None
         assert report.config.expression == expect["config_expression"]
