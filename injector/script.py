@@ -40,6 +40,14 @@ class Scope:
             scope = scope.parent
         return name in _BUILTINS
 
+    def unused_name(self, base: str) -> str:
+        """`base`, or `base_2`, `base_3`... whichever no visible binding uses."""
+        name, number = base, 1
+        while self.resolves(name):
+            number += 1
+            name = f"{base}_{number}"
+        return name
+
     @property
     def function(self) -> cst.FunctionDef | None:
         return self.node if isinstance(self.node, cst.FunctionDef) else None

@@ -57,7 +57,7 @@ def plan_keras(plan: Plan) -> bool:
     tensorflow = _imports(plan, "tensorflow")
     callback = _CALLBACK
     if not tensorflow:
-        callback = _fresh(first, "wandb_metrics")
+        callback = first.scope.unused_name("wandb_metrics")
         code = f"{callback} = {_LAMBDA_CALLBACK}\n"
         why = "logs each epoch's Keras metrics to the run, for `fit` on line {0}"
         plan.insert(first, "before", code, Point.INTEGRATION, why, (first.node,))
@@ -69,14 +69,6 @@ def plan_keras(plan: Plan) -> bool:
         plan.need_import("keras")
     plan_finish(plan)
     return True
-
-
-def _fresh(stmt: Stmt, base: str) -> str:
-    name, number = base, 1
-    while stmt.scope.resolves(name):
-        number += 1
-        name = f"{base}_{number}"
-    return name
 
 
 def _imports_keras(plan: Plan) -> bool:

@@ -75,7 +75,7 @@ def _add_logger(plan: Plan, stmt: Stmt, call: cst.Call) -> None:
     if not insertable(stmt) or len(small_statements(stmt.node)) != 1:
         plan.omit(Point.INTEGRATION, "the Trainer is built on a one-line block")
         return
-    name = _fresh(stmt, "wandb_logger")
+    name = stmt.scope.unused_name("wandb_logger")
     plan.insert(
         stmt,
         "before",
@@ -103,14 +103,6 @@ def _add_logger(plan: Plan, stmt: Stmt, call: cst.Call) -> None:
     assert isinstance(new_stmt, cst.SimpleStatementLine)
     code = plan.module.code_for_node(new_stmt).strip()
     plan.replace(stmt, new_stmt, code, Point.INTEGRATION, why, (stmt.node,))
-
-
-def _fresh(stmt: Stmt, base: str) -> str:
-    name, number = base, 1
-    while stmt.scope.resolves(name):
-        number += 1
-        name = f"{base}_{number}"
-    return name
 
 
 def _wandb_logger(plan: Plan, stmt: Stmt, name: str) -> str:

@@ -274,19 +274,11 @@ def plan_step(
         return StepPlan(step, f"{gate_base} % {every} == 0", why=why)
     # Nothing in the script counts updates: count them with a variable of our own,
     # set before the outermost loop of this function.
-    counter = _fresh_name(training, "wandb_step")
+    counter = training.scope.unused_name("wandb_step")
     setup = training.loop.loops[0] if training.loop.loops else training.loop
     if step is None and not per_epoch:
         step, why = counter, f"a new update counter `{counter}`"
     return StepPlan(step, f"{counter} % {every} == 0", setup, counter, why)
-
-
-def _fresh_name(training: TrainingLoop, base: str) -> str:
-    name, number = base, 1
-    while training.scope.resolves(name):
-        number += 1
-        name = f"{base}_{number}"
-    return name
 
 
 def _gate_base(
