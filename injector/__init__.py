@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from injector.options import DEFAULT_LOG_EVERY, InjectOptions
+from injector.options import DEFAULT_LOG_EVERY, InjectOptions, Role
 from injector.pipeline import inject_source
 from injector.result import ConfigInfo, FileReport, Insertion, Omission, Point, Status
 
@@ -14,6 +14,7 @@ __all__ = [
     "Insertion",
     "Omission",
     "Point",
+    "Role",
     "Status",
     "inject_source",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import PurePath
 
 # One wandb.log call with `.item()` costs about 0.3 ms on these machines
@@ -12,13 +13,28 @@ from pathlib import PurePath
 DEFAULT_LOG_EVERY = 100
 
 
+class Role(StrEnum):
+    """The part a file plays in its project's training run."""
+
+    # Starts the run, logs its loops and finishes the run.
+    SCRIPT = "script"
+    # Starts and finishes the run; its loops live in modules it imports.
+    ENTRY = "entry"
+    # Holds loops of a run another file starts: logs only while a run exists.
+    LOOP = "loop"
+
+
 @dataclass(frozen=True)
 class InjectOptions:
     """`project` is the W&B project written into `wandb.init` when the environment
-    has no WANDB_PROJECT; None means the name of the folder holding the script."""
+    has no WANDB_PROJECT; None means the name of the folder holding the script.
+    `links` are the paths, relative to the same root as the script's own path, of
+    the modules an ENTRY's loops live in, or of the entries that import a LOOP."""
 
     project: str | None = None
     log_every: int = DEFAULT_LOG_EVERY
+    role: Role = Role.SCRIPT
+    links: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.log_every < 1:

@@ -14,7 +14,8 @@ from injector.frameworks.accelerate import plan_accelerate
 from injector.frameworks.keras import plan_keras
 from injector.frameworks.lightning import plan_lightning
 from injector.frameworks.transformers import plan_transformers
-from injector.options import InjectOptions
+from injector.links import linked_names
+from injector.options import InjectOptions, Role
 from injector.points import Plan
 from injector.points.eval_log import plan_eval_logs
 from injector.points.finish_run import plan_finish
@@ -69,7 +70,8 @@ def _unchanged(path: str, data: bytes, status: Status, reason: str) -> FileRepor
 
 
 def _inject(data: bytes, options: InjectOptions, path: str) -> FileReport:
-    if not _TRAINING_MARKERS.search(data):
+    # An entry point's training markers are in the modules it imports.
+    if options.role is not Role.ENTRY and not _TRAINING_MARKERS.search(data):
         return _unchanged(
             path, data, Status.UNCHANGED, "no backward pass or optimizer step"
         )
@@ -137,7 +139,10 @@ def _python_rejects(data: bytes, path: str) -> str | None:
 def _plan(module: cst.Module, data: bytes, options: InjectOptions, path: str) -> Plan:
     script = scan(module)
     loops = find_training_loops(script)
-    trainers = trainer_functions(script, loops)
+    imported: set[str] = set()
+    if options.role is Role.ENTRY:
+        imported = linked_names(script, path, options.links)
+    trainers = trainer_functions(script, loops, imported)
     tracking = find_tracking(script, data)
     plan = Plan(path, script, options, loops, trainers, tracking, Kinds(script))
     plan.distribution = find_distribution(script, data)
@@ -150,13 +155,13 @@ def _plan(module: cst.Module, data: bytes, options: InjectOptions, path: str) ->
         if plan.edits:
             plan_imports(plan)
         return plan
-    if not loops:
-        plan.omit(
-            Point.TRAIN_LOG,
-            "no training loop: no backward pass and optimizer step in a loop",
-        )
+    if not loops and not imported:
+        plan.omit(Point.TRAIN_LOG, _no_loop_reason(options))
         return plan
     plan.framework = "pytorch"
+    if options.role is Role.LOOP and not tracking.inits:
+        _plan_logs_only(plan)
+        return plan
     if plan_accelerate(plan) is False:
         return plan
     if not plan_init(plan):
@@ -166,6 +171,26 @@ def _plan(module: cst.Module, data: bytes, options: InjectOptions, path: str) ->
     plan_finish(plan)
     plan_imports(plan)
     return plan
+
+
+def _no_loop_reason(options: InjectOptions) -> str:
+    if options.role is Role.ENTRY:
+        modules = ", ".join(options.links) or "no module"
+        return f"imports no training function from its loop modules ({modules})"
+    return "no training loop: no backward pass and optimizer step in a loop"
+
+
+def _plan_logs_only(plan: Plan) -> None:
+    """A module whose loops belong to a run its importers start and finish."""
+    starters = ", ".join(plan.options.links) or "the entry point that imports it"
+    plan.omit(Point.INIT, f"the run is started by {starters}")
+    plan.omit(Point.FINISH, f"the run is finished by {starters}")
+    # Imported by tests or notebooks too, where no run exists.
+    plan.log_condition = "wandb.run is not None"
+    plan.need_import("wandb")
+    plan_train_logs(plan)
+    plan_eval_logs(plan)
+    plan_imports(plan)
 
 
 def _why_nothing(plan: Plan, omissions: list[Omission]) -> str:

@@ -187,9 +187,13 @@ def _shares_loop(backward: Backward, step: OptimizerStep) -> bool:
     return any(loop in step.stmt.loops for loop in backward.stmt.loops)
 
 
-def trainer_functions(script: Script, loops: list[TrainingLoop]) -> set[str]:
-    """Names of functions that train, directly or through a call to another trainer."""
+def trainer_functions(
+    script: Script, loops: list[TrainingLoop], imported: set[str] | None = None
+) -> set[str]:
+    """Names of functions that train, directly or through a call to another trainer;
+    `imported` names trainers that live in other modules."""
     trainers = {t.scope.name for t in loops if t.scope.kind == "function"}
+    trainers |= imported or set()
     changed = True
     while changed:
         changed = False

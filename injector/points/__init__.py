@@ -74,8 +74,6 @@ class Plan:
         reason: str,
         evidence: tuple[cst.BaseStatement, ...] = (),
     ) -> Edit:
-        if self.log_condition and point in (Point.TRAIN_LOG, Point.EVAL_LOG):
-            code = f"if {self.log_condition}:\n" + indent(code)
         edit = Edit(anchor, where, code.strip(), point, reason, evidence)
         self.edits.append(edit)
         return edit
@@ -104,8 +102,19 @@ class Plan:
             f"{self.tracker}.end_training()\n" if self.tracker else "wandb.finish()\n"
         )
 
-    def log_call(self, metrics: list[Metric], prefix: str, step: str | None) -> str:
-        return log_call(metrics, prefix, step, self.log_function)
+    def log_call(
+        self,
+        metrics: list[Metric],
+        prefix: str,
+        step: str | None,
+        gate: str | None = None,
+    ) -> str:
+        """The log call, under `gate` and the script's own run check if any."""
+        call = log_call(metrics, prefix, step, self.log_function)
+        conditions = [c for c in (gate, self.log_condition) if c]
+        if not conditions:
+            return call
+        return f"if {' and '.join(conditions)}:\n" + indent(call)
 
     def omit(
         self, point: Point, reason: str, evidence: tuple[cst.BaseStatement, ...] = ()

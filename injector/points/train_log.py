@@ -12,7 +12,7 @@ import re
 import libcst as cst
 
 from injector._matchers import dotted
-from injector.points import Plan, indent, insertable
+from injector.points import Plan, insertable
 from injector.points.loop_facts import (
     StepPlan,
     modulo_operand,
@@ -109,7 +109,7 @@ def _log_after_update(
         step_code: str | None = step.step
     else:
         step_code = _checked_step(step.step, anchor)
-    code = f"if {step.gate}:\n" + indent(plan.log_call(metrics, "train", step_code))
+    code = plan.log_call(metrics, "train", step_code, step.gate)
     if step.counter_name and step.counter_setup:
         if not insertable(step.counter_setup):
             plan.omit(Point.TRAIN_LOG, "the training loop is on a one-line block")
