@@ -10,6 +10,10 @@ from pathlib import Path
 
 from injector.options import default_project
 
+# Characters W&B refuses in a project name, and its length limit.
+FORBIDDEN_PROJECT_CHARACTERS = frozenset("/\\#?%:")
+MAX_PROJECT_LENGTH = 128
+
 # Third-party code and tool state: never the user's training scripts.
 SKIPPED_FOLDERS = frozenset(
     {"venv", ".venv", "site-packages", "node_modules", "__pycache__"}
@@ -80,6 +84,18 @@ def project_name_for(script: Path) -> str:
         # default_project names a path after its parent folder, here the root.
         return default_project(str(git_root / ".git"))
     return default_project(str(absolute))
+
+
+def project_name_problem(name: str) -> str | None:
+    """Why W&B would refuse `name` as a project, or None when it is fine."""
+    if not name.strip():
+        return "the project name is empty"
+    if len(name) > MAX_PROJECT_LENGTH:
+        return f"the project name is longer than {MAX_PROJECT_LENGTH} characters"
+    forbidden = "".join(sorted(FORBIDDEN_PROJECT_CHARACTERS.intersection(name)))
+    if forbidden:
+        return f"{name!r} holds {forbidden!r}, which W&B does not allow in a project"
+    return None
 
 
 def find_git_root(folder: Path) -> Path | None:
