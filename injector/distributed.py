@@ -88,6 +88,7 @@ def _mentions_processes(source: bytes) -> bool:
             b"spawn",
             b"deepspeed",
             b"Accelerator",
+            b"Fabric",
             b"hvd.",
         )
     )

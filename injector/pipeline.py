@@ -158,7 +158,7 @@ def _plan(module: cst.Module, data: bytes, options: InjectOptions, path: str) ->
     if not loops and not imported:
         plan.omit(Point.TRAIN_LOG, _no_loop_reason(options))
         return plan
-    plan.framework = "pytorch"
+    plan.framework = plan.framework or "pytorch"
     if options.role is Role.LOOP and not tracking.inits:
         _plan_logs_only(plan)
         return plan

@@ -34,6 +34,10 @@ def plan_lightning(plan: Plan) -> bool:
         for call in stmt.calls
         if (call_name(call) or "").split(".")[-1] == "Trainer"
     ]
+    if not sites and _builds_fabric(plan):
+        # Fabric leaves the loop to the script: it gets the plain calls.
+        plan.framework = "lightning fabric"
+        return False
     if not sites:
         plan.omit(
             Point.INTEGRATION,
@@ -50,6 +54,14 @@ def plan_lightning(plan: Plan) -> bool:
     )
     plan.need_import(loggers, "WandbLogger")
     return True
+
+
+def _builds_fabric(plan: Plan) -> bool:
+    return any(
+        (call_name(call) or "").split(".")[-1] == "Fabric"
+        for stmt in plan.script.statements
+        for call in stmt.calls
+    )
 
 
 def _imported_package(plan: Plan) -> str | None:

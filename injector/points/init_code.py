@@ -7,6 +7,7 @@ import json
 import libcst as cst
 
 from injector.edits import Where
+from injector.frameworks.fabric import fabric_use
 from injector.points import Plan, insertable
 from injector.points.rank_zero_guard import FORM, Guard, choose_guard
 from injector.result import Point
@@ -25,6 +26,14 @@ def place_init(
 ) -> bool:
     """Insert `wandb.init` after statement `after` of `block` (before the first
     when it is -1); `start` is the statement that starts training there."""
+    fabric = fabric_use(plan) if plan.framework == "lightning fabric" else None
+    if fabric is not None:
+        launched = fabric.launched_in(block, after, start.index)
+        if launched is not None:
+            after = launched
+            why += f"; after Fabric launches, on line {{{len(evidence)}}}"
+            evidence = (*evidence, block.statements[launched].node)
+        fallback = fallback or fabric.guard
     anchor = block.statements[after] if after >= 0 else block.statements[0]
     where: Where = "after" if after >= 0 else "before"
     if not insertable(anchor):

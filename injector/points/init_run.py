@@ -21,6 +21,7 @@ from injector._matchers import (
 )
 from injector.collected import constants, inline_settings
 from injector.config import KIND_ORDER, ConfigSite, find_config_sites
+from injector.frameworks.fabric import fabric_use
 from injector.points import Plan
 from injector.points.init_code import place_init
 from injector.points.run_scope import (
@@ -112,14 +113,64 @@ def _init_after_site(plan: Plan, site: ConfigSite) -> bool:
     changed = _last_mutation(plan, block, after, start.index, names)
     settled = _rank_binding(plan, block, changed, start.index)
     why, evidence = _site_reason(site, block, changed, settled)
+    expression = site.expression
+    launcher = _fabric_launcher(plan, site, start)
+    if launcher is not None:
+        block, settled, start, expression, param = launcher
+        why += (
+            f"; Fabric launches in `{block.statements[0].scope.name}`, which receives "
+            f"it as `{param}`: the run starts there"
+        )
     for module, name in site.imports:
         plan.need_import(module, name)
     plan.config = site
     if site.kind in ("argparse", "dataclass", "hf_argparser", "omegaconf", "hydra"):
         plan.kinds.settings.update(site.names)
     plan.config_kind = site.kind
-    plan.config_expression = site.expression
-    return place_init(plan, block, settled, start, site.expression, why, evidence)
+    plan.config_expression = expression
+    return place_init(plan, block, settled, start, expression, why, evidence)
+
+
+def _fabric_launcher(
+    plan: Plan, site: ConfigSite, start: Stmt
+) -> tuple[Block, int, Stmt, str, str] | None:
+    """Where the run starts when `start` passes the config to the function that
+    launches Fabric: that function's body, after the launch, with the config under
+    its parameter's name."""
+    fabric = fabric_use(plan) if plan.framework == "lightning fabric" else None
+    if fabric is None or fabric.launch is None:
+        return None
+    scope = fabric.launch.scope
+    if scope is start.scope or scope.kind != "function" or len(site.names) != 1:
+        return None
+    body = next(
+        (s.block for s in plan.script.statements if s.scope is scope and not s.parents),
+        None,
+    )
+    launched = fabric.launch.top_in(body) if body is not None else None
+    param = _parameter_receiving(start, scope, site.names[0])
+    if body is None or launched is None or param is None:
+        return None
+    inner_start = training_start(plan, body, launched.index)
+    if inner_start is None:
+        return None
+    expression = re.sub(rf"\b{site.names[0]}\b", param, site.expression)
+    return body, launched.index, inner_start, expression, param
+
+
+def _parameter_receiving(start: Stmt, scope: Scope, name: str) -> str | None:
+    """The parameter of `scope` that a call to it in `start` passes `name` to."""
+    for call in start.calls:
+        if not (isinstance(call.func, cst.Name) and call.func.value == scope.name):
+            continue
+        for position, arg in enumerate(call.args):
+            if not (isinstance(arg.value, cst.Name) and arg.value.value == name):
+                continue
+            if arg.keyword is not None and arg.keyword.value in scope.params:
+                return arg.keyword.value
+            if arg.keyword is None and arg.star == "" and position < len(scope.params):
+                return scope.params[position]
+    return None
 
 
 def _site_position(plan: Plan, site: ConfigSite) -> tuple[Block, int] | None:

@@ -54,6 +54,9 @@ def test_report_meets_expectations(case: Case) -> None:
     assert kind == expect["config_kind"]
     if "framework" in expect:
         assert report.framework == expect["framework"]
+    if "guard" in expect:
+        assert report.distributed is not None
+        assert report.distributed.guard == expect["guard"]
     if "config_expression" in expect:
         assert report.config is not None
         assert report.config.expression == expect["config_expression"]

@@ -147,3 +147,18 @@ def test_accelerate_logs_through_its_tracker(tmp_path: Path) -> None:
     # 16 batches an epoch, 2 epochs, a report every 4 steps.
     assert _steps(train) == [4, 8, 12, 16, 20, 24, 28, 32]
     assert all(row["train/lr"] == 0.05 for row in train)
+
+
+def test_fabric_processes_record_exactly_one_run(tmp_path: Path) -> None:
+    require_module("lightning", "pip install lightning (.ci/run installs it)")
+    script = _rewrite("fabric_ddp_cpu.py", tmp_path, log_every=2)
+    assert b"fabric.is_global_zero" in script.read_bytes()
+
+    run_offline([sys.executable, str(script)], tmp_path)
+
+    [run] = read_runs(tmp_path)
+    assert run.config["lr"] == 0.05 and run.config["epochs"] == 2
+    train = run.rows_with("train/loss")
+    # 256 samples over 2 processes, batches of 16: 8 updates an epoch, every 2nd.
+    assert _steps(train) == [2, 4, 6, 8, 10, 12, 14, 16]
+    assert all(isinstance(row["train/loss"], float) for row in train)
