@@ -14,6 +14,7 @@ from injector.frameworks.accelerate import plan_accelerate
 from injector.frameworks.keras import plan_keras
 from injector.frameworks.lightning import plan_lightning
 from injector.frameworks.transformers import plan_transformers
+from injector.jax_steps import find_traced
 from injector.links import linked_names
 from injector.options import InjectOptions, Role
 from injector.points import Plan
@@ -39,7 +40,7 @@ from injector.values import Kinds
 # Cheap evidence of training, checked on raw bytes before anything is parsed.
 _TRAINING_MARKERS = re.compile(
     rb"backward\s*\(|\.step\s*\(|scaler\s*\(|\(\s*loss\w*\s*,\s*\w*opt|"
-    rb"Trainer\s*\(|\.fit\s*\("
+    rb"Trainer\s*\(|\.fit\s*\(|grad\s*\(|apply_gradients|apply_updates"
 )
 
 
@@ -138,13 +139,15 @@ def _python_rejects(data: bytes, path: str) -> str | None:
 
 def _plan(module: cst.Module, data: bytes, options: InjectOptions, path: str) -> Plan:
     script = scan(module)
-    loops = find_training_loops(script)
+    traced = find_traced(script, data)
+    loops = find_training_loops(script, traced)
     imported: set[str] = set()
     if options.role is Role.ENTRY:
         imported = linked_names(script, path, options.links)
     trainers = trainer_functions(script, loops, imported)
     tracking = find_tracking(script, data)
     plan = Plan(path, script, options, loops, trainers, tracking, Kinds(script))
+    plan.traced = traced
     plan.distribution = find_distribution(script, data)
     if tracking.integrations and not tracking.inits:
         plan.omit(
@@ -158,7 +161,7 @@ def _plan(module: cst.Module, data: bytes, options: InjectOptions, path: str) ->
     if not loops and not imported:
         plan.omit(Point.TRAIN_LOG, _no_loop_reason(options))
         return plan
-    plan.framework = plan.framework or "pytorch"
+    plan.framework = plan.framework or ("jax" if traced.updates else "pytorch")
     if options.role is Role.LOOP and not tracking.inits:
         _plan_logs_only(plan)
         return plan

@@ -16,6 +16,7 @@ from injector._matchers import (
     receiver,
     root_name,
 )
+from injector.jax_steps import Traced
 from injector.script import Scope, Script, Stmt
 
 _OPTIMIZER_CLASSES = re.compile(
@@ -147,14 +148,49 @@ def _loss_scaler_call(stmt: Stmt, call: cst.Call, known: set[str]) -> Backward |
     return None
 
 
-def find_training_loops(script: Script) -> list[TrainingLoop]:
-    """Group backward passes and optimizer steps by the loop that runs them per step."""
+def _compiled_update(
+    stmt: Stmt, call: cst.Call, updates: frozenset[str]
+) -> Backward | None:
+    """`state, loss = train_step(state, batch)` with `train_step` a compiled update:
+    the loss is the result named like one (none: the call, which logs nothing)."""
+    if not (isinstance(call.func, cst.Name) and call.func.value in updates):
+        return None
+    loss: cst.BaseExpression = call
+    for small in _small(stmt):
+        if isinstance(small, cst.Assign) and small.value is call:
+            target = small.targets[0].target
+            results = (
+                [e.value for e in target.elements]
+                if isinstance(target, cst.Tuple | cst.List)
+                else [target]
+            )
+            named = [r for r in results if "loss" in (dotted(r) or "").lower()]
+            if named:
+                loss = named[0]
+    return Backward(stmt, loss, steps_too=True)
+
+
+def find_training_loops(
+    script: Script, traced: Traced | None = None
+) -> list[TrainingLoop]:
+    """Group backward passes and optimizer steps by the loop that runs them per step.
+
+    Under JAX, a call of a compiled update step is the backward pass and the step
+    together; loops inside traced functions are never training loops of their own.
+    """
+    traced = traced or Traced()
     known = optimizer_names(script)
     backwards: list[Backward] = []
     steps: list[OptimizerStep] = []
     for stmt in script.statements:
+        if traced.functions and traced.contains(stmt.scope):
+            continue
         for call in stmt.calls:
-            backward = find_backward(stmt, call) or _loss_scaler_call(stmt, call, known)
+            backward = (
+                find_backward(stmt, call)
+                or _loss_scaler_call(stmt, call, known)
+                or _compiled_update(stmt, call, traced.updates)
+            )
             if backward is not None:
                 backwards.append(backward)
             step = find_step(stmt, call, known)

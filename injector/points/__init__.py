@@ -11,6 +11,7 @@ import libcst as cst
 from injector.config import ConfigSite
 from injector.distributed import Distribution
 from injector.edits import Edit, Where
+from injector.jax_steps import Traced
 from injector.options import InjectOptions
 from injector.result import Point
 from injector.script import Block, Script, Stmt
@@ -57,6 +58,8 @@ class Plan:
     tracker_stmt: Stmt | None = None
     # Set when the script's own run may not exist: log calls go under this check.
     log_condition: str | None = None
+    # Functions JAX traces: nothing may be inserted in them.
+    traced: Traced = field(default_factory=Traced)
     edits: list[Edit] = field(default_factory=list)
     omissions: list[PlannedOmission] = field(default_factory=list)
     imports: list[tuple[str, str | None]] = field(default_factory=list)
@@ -73,10 +76,15 @@ class Plan:
         point: Point,
         reason: str,
         evidence: tuple[cst.BaseStatement, ...] = (),
-    ) -> Edit:
-        edit = Edit(anchor, where, code.strip(), point, reason, evidence)
-        self.edits.append(edit)
-        return edit
+    ) -> None:
+        if self.traced.contains(anchor.scope):
+            self.omit(
+                point,
+                f"`{anchor.scope.name}` is traced by JAX: a W&B call there would run "
+                "once, at trace time, with no real values",
+            )
+            return
+        self.edits.append(Edit(anchor, where, code.strip(), point, reason, evidence))
 
     def replace(
         self,
