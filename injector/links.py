@@ -7,7 +7,7 @@ from pathlib import PurePosixPath
 import libcst as cst
 
 from injector._matchers import dotted, small_statements
-from injector.script import Script
+from injector.script import Script, imported_names
 
 
 def linked_names(script: Script, path: str, links: tuple[str, ...]) -> set[str]:
@@ -20,12 +20,8 @@ def linked_names(script: Script, path: str, links: tuple[str, ...]) -> set[str]:
                 small.names, cst.ImportStar
             ):
                 continue
-            if not any(_is_module(small, path, link) for link in links):
-                continue
-            for alias in small.names:
-                bound = alias.asname.name if alias.asname else alias.name
-                if isinstance(bound, cst.Name):
-                    names.add(bound.value)
+            if any(_is_module(small, path, link) for link in links):
+                names.update(imported_names(small))
     return names
 
 

@@ -26,6 +26,8 @@ class Scope:
     name: str
     params: list[str] = field(default_factory=list)
     bound: set[str] = field(default_factory=set)
+    # The part of `bound` that import statements bind.
+    imported: set[str] = field(default_factory=set)
 
     def resolves(self, name: str) -> bool:
         """Whether `name` is bound here, in an outer function, the module or builtins.
@@ -255,7 +257,9 @@ class _Scanner:
         elif isinstance(header, cst.AnnAssign | cst.AugAssign):
             scope.bound.update(assigned_names(header.target))
         elif isinstance(header, cst.Import | cst.ImportFrom):
-            scope.bound.update(_imported_names(header))
+            names = set(imported_names(header))
+            scope.bound |= names
+            scope.imported |= names
         elif isinstance(header, cst.Global | cst.Nonlocal):
             scope.bound.update(n.name.value for n in header.names)
         for node in descendants(header):
@@ -263,7 +267,8 @@ class _Scanner:
                 scope.bound.update(assigned_names(node.target))
 
 
-def _imported_names(node: cst.Import | cst.ImportFrom) -> Iterator[str]:
+def imported_names(node: cst.Import | cst.ImportFrom) -> Iterator[str]:
+    """The names an import statement binds."""
     if isinstance(node.names, cst.ImportStar):
         return
     for alias in node.names:
@@ -284,4 +289,4 @@ def scan(module: cst.Module) -> Script:
     return Script(module, scanner.statements, scanner.scopes, scanner.functions)
 
 
-__all__ = ["Block", "Scope", "Script", "Stmt", "children", "scan"]
+__all__ = ["Block", "Scope", "Script", "Stmt", "children", "imported_names", "scan"]

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from injector.distributed import ENV_GUARD, RankCheck
+from injector._matchers import call_name
+from injector.distributed import ENV_GUARD, Distribution, RankCheck
 from injector.points import Plan
 from injector.points.loop_facts import resolvable
 from injector.script import Stmt
@@ -47,11 +48,29 @@ def choose_guard(plan: Plan, at: Stmt, fallback: Guard | None = None) -> Guard |
             why = f"the script's own global rank-0 check `{check.code}`, on line {{0}}"
             return Guard(check.code, why, (check.stmt.node,), rejected)
         rejected.append((check.code, problem))
+    fallback = fallback or _own_rank_call(distribution)
     if fallback is not None:
         return Guard(fallback.code, fallback.why, fallback.evidence, rejected)
     plan.need_import("os")
     why = "no global rank-0 check of the script's own is usable where the run starts"
     return Guard(ENV_GUARD, why, (), rejected)
+
+
+def _own_rank_call(distribution: Distribution) -> Guard | None:
+    """The global rank-0 call of a mechanism whose launcher sets no RANK."""
+    if distribution.mechanism == "JAX multi-process":
+        why = "JAX's launchers set no RANK; `jax.process_index()` is the global one"
+        return Guard("jax.process_index() == 0", why)
+    if distribution.mechanism != "Horovod":
+        return None
+    for stmt in distribution.evidence:
+        for call in stmt.calls:
+            name = call_name(call) or ""
+            if name.endswith(".init"):
+                owner = name.removesuffix(".init")
+                why = f"horovodrun sets no RANK; `{owner}.rank()` is the global rank"
+                return Guard(f"{owner}.rank() == 0", why)
+    return None
 
 
 def _problem(
@@ -74,4 +93,8 @@ def _local_names(code: str, at: Stmt) -> list[str]:
     """Names in `code` that `at`'s function binds itself (not its parameters)."""
     names = re.findall(r"\b[A-Za-z_]\w*\b", code)
     scope = at.scope
-    return [n for n in names if n in scope.bound and n not in scope.params]
+    return [
+        n
+        for n in names
+        if n in scope.bound and n not in scope.params and n not in scope.imported
+    ]
