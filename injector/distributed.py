@@ -89,6 +89,9 @@ def _mentions_processes(source: bytes) -> bool:
             b"deepspeed",
             b"Accelerator",
             b"Fabric",
+            b"xm.",
+            b"torch_xla",
+            b"jax.distributed",
             b"hvd.",
         )
     )

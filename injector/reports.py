@@ -10,7 +10,8 @@ import libcst as cst
 from injector._matchers import call_name, dotted, method_name, receiver
 
 _REPORT_FUNCS = re.compile(
-    r"^((\w+\.)?print|tqdm\.write|(\w+\.)*(log(ger|ging)?|_?LOG(GER)?)\.(info|debug|warning)|"
+    r"^((\w+\.)?(master_)?print|tqdm\.write|"
+    r"(\w+\.)*(log(ger|ging)?|_?LOG(GER)?)\.(info|debug|warning)|"
     r"(\w+\.)?set_postfix|(\w+\.)?set_description)$"
 )
 

@@ -124,6 +124,10 @@ def is_optimizer(expr: cst.BaseExpression, known: set[str]) -> bool:
 
 
 def find_step(stmt: Stmt, call: cst.Call, known: set[str]) -> OptimizerStep | None:
+    if (call_name(call) or "").endswith("xm.optimizer_step"):
+        # torch_xla reduces the gradients across cores and steps the optimizer.
+        args = positional_args(call)
+        return OptimizerStep(stmt, args[0]) if args else None
     if method_name(call) != "step":
         return None
     owner = receiver(call)

@@ -61,6 +61,15 @@ def _own_rank_call(distribution: Distribution) -> Guard | None:
     if distribution.mechanism == "JAX multi-process":
         why = "JAX's launchers set no RANK; `jax.process_index()` is the global one"
         return Guard("jax.process_index() == 0", why)
+    if distribution.mechanism == "torch_xla":
+        # `xm.get_ordinal()` is global across hosts; `is_master_ordinal()` is per host.
+        for stmt in distribution.evidence:
+            for call in stmt.calls:
+                owner = (call_name(call) or "").rpartition(".")[0]
+                if owner in ("xm", "torch_xla.core.xla_model"):
+                    why = f"`{owner}.get_ordinal()` is the global rank under torch_xla"
+                    return Guard(f"{owner}.get_ordinal() == 0", why)
+        return None
     if distribution.mechanism != "Horovod":
         return None
     for stmt in distribution.evidence:
