@@ -1,0 +1,230 @@
+"""The pull request's title and Markdown body, written for the engineer reviewing it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from bot.repo_config import CONFIG_PATH
+from injector import FileReport, Point, Status
+from injector.locate import Excluded
+from injector.result import DistributedInfo
+
+# The bot finds its own pull requests (and comments) by this first line.
+MARKER = "<!-- wandb-inject -->"
+TITLE = "Track training with Weights & Biases"
+RECREATE_COMMAND = "/wandb-inject recreate"
+# GitHub refuses a pull request body longer than this many characters.
+MAX_BODY_LENGTH = 65_536
+# Past this many, excluded files are counted rather than listed.
+MAX_LISTED_EXCLUDED = 20
+
+# Turns a path and a 1-based line of the new file into a link; None: no links.
+LineUrl = Callable[[str, int], str]
+
+POINT_NAMES = {
+    Point.IMPORT: "imports",
+    Point.INIT: "run start",
+    Point.TRAIN_LOG: "training metrics",
+    Point.EVAL_LOG: "evaluation metrics",
+    Point.FINISH: "run end",
+    Point.INTEGRATION: "framework integration",
+}
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Where runs are sent: the project (and where it came from) and the entity."""
+
+    project: str
+    project_source: str
+    entity: str | None = None
+
+
+def render_title(reports: Sequence[FileReport]) -> str:
+    changed = [report.path for report in reports if report.changed]
+    if len(changed) == 1:
+        return f"{TITLE} in {changed[0]}"
+    return f"{TITLE} in {len(changed)} scripts"
+
+
+def render_body(
+    reports: Sequence[FileReport],
+    excluded: Sequence[Excluded],
+    setup: Setup,
+    line_url: LineUrl | None = None,
+) -> str:
+    """The body; the inserted code is left out when it would make it too long."""
+    body = _body(reports, excluded, setup, line_url, show_code=True)
+    if len(body) > MAX_BODY_LENGTH:
+        body = _body(reports, excluded, setup, line_url, show_code=False)
+    if len(body) > MAX_BODY_LENGTH:
+        cut = "\n\n(Cut short: the rest is in the diff.)\n"
+        body = body[: MAX_BODY_LENGTH - len(cut)] + cut
+    return body
+
+
+def _body(
+    reports: Sequence[FileReport],
+    excluded: Sequence[Excluded],
+    setup: Setup,
+    line_url: LineUrl | None,
+    *,
+    show_code: bool,
+) -> str:
+    changed = [report for report in reports if report.changed]
+    sections = [MARKER, _summary(changed), _table(changed)]
+    for report in changed:
+        sections.append(_file_section(report, line_url, show_code=show_code))
+    left_alone = list(_left_alone(reports, excluded))
+    if left_alone:
+        sections.append("### Left alone\n\n" + "\n".join(left_alone))
+    sections += [_setup(setup), _controls()]
+    return "\n\n".join(sections) + "\n"
+
+
+def _summary(changed: Sequence[FileReport]) -> str:
+    count = len(changed)
+    scripts = f"{count} training script{'' if count == 1 else 's'}"
+    return (
+        f"This adds [Weights & Biases](https://wandb.ai) tracking to {scripts}: "
+        "each run records its configuration and training metrics, and evaluation "
+        "metrics where the script computes them. Every insertion "
+        "is listed below with its line and the reason it is there."
+    )
+
+
+def _table(changed: Sequence[FileReport]) -> str:
+    rows = [
+        "| File | Framework | Config | Distributed guard |",
+        "| --- | --- | --- | --- |",
+    ]
+    for report in changed:
+        config = report.config
+        config_cell = f"{config.kind}, {_code(config.expression)}" if config else "—"
+        guard = report.distributed
+        guard_cell = f"{_code(guard.guard)} ({guard.mechanism})" if guard else "—"
+        cells = [_code(report.path), report.framework or "—", config_cell, guard_cell]
+        rows.append(
+            "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+        )
+    return "\n".join(rows)
+
+
+def _file_section(
+    report: FileReport, line_url: LineUrl | None, *, show_code: bool
+) -> str:
+    lines = [f"### {_code(report.path)}", ""]
+    for insertion in report.insertions:
+        where = _location(report.path, insertion.line, line_url)
+        name = POINT_NAMES[insertion.point]
+        code = insertion.code.strip("\n")
+        if show_code and "\n" not in code:
+            lines.append(f"- {where} ({name}): {_code(code)} — {insertion.reason}")
+        else:
+            lines.append(f"- {where} ({name}): {insertion.reason}")
+            if show_code:
+                lines.append(_indented(_fenced(code)))
+    for omission in report.omissions:
+        lines.append(f"- No {POINT_NAMES[omission.point]}: {omission.reason}")
+    if report.distributed:
+        lines += ["", _distributed(report.path, report.distributed, line_url)]
+    return "\n".join(lines)
+
+
+def _distributed(path: str, info: DistributedInfo, line_url: LineUrl | None) -> str:
+    evidence = ", ".join(
+        _location(path, line, line_url) for line in info.evidence_lines
+    )
+    guard_at = ""
+    if info.guard_line is not None:
+        guard_at = f" ({_location(path, info.guard_line, line_url)})"
+    text = (
+        f"**One run, not one per process.** This script runs as several processes "
+        f"({info.mechanism}, seen at {evidence}). W&B logs from the process where "
+        f"{_code(info.guard)} holds{guard_at}; {info.guard_form}."
+    )
+    for check, reason in info.rejected:
+        text += f"\n- Not used: {_code(check)}, {reason}."
+    return text
+
+
+def _left_alone(
+    reports: Sequence[FileReport], excluded: Sequence[Excluded]
+) -> Iterator[str]:
+    for report in reports:
+        if report.status is not Status.CHANGED:
+            reason = _one_line(report.reason)
+            yield f"- {_code(report.path)} ({report.status}): {reason}"
+    for item in excluded[:MAX_LISTED_EXCLUDED]:
+        yield f"- {_code(item.path)}: {_one_line(item.reason)}"
+    if len(excluded) > MAX_LISTED_EXCLUDED:
+        more = len(excluded) - MAX_LISTED_EXCLUDED
+        yield f"- {more} more files not considered (`wandb-inject scan` lists them)"
+
+
+def _setup(setup: Setup) -> str:
+    entity = (
+        f"The settings name the entity {_code(setup.entity)}: set "
+        f"`WANDB_ENTITY={setup.entity}` where the jobs run, since the inserted code "
+        "does not pass it."
+        if setup.entity
+        else "Runs go to the API key owner's default entity; "
+        "`WANDB_ENTITY` changes that."
+    )
+    return (
+        "### Before merging\n\n"
+        "- Add `WANDB_API_KEY` as a secret of the CI or cluster jobs that train "
+        "(never commit it). Without a key, `wandb.init` stops a non-interactive "
+        "job; `WANDB_MODE=offline` records locally, `WANDB_MODE=disabled` turns "
+        "logging off.\n"
+        f"- Runs log to the project {_code(setup.project)} ({setup.project_source}); "
+        f"`WANDB_PROJECT` in the environment wins. {entity}\n"
+        f"- `project`, `entity`, `paths`, `exclude` and `log_every` can be set in "
+        f"`{CONFIG_PATH}`."
+    )
+
+
+def _controls() -> str:
+    return (
+        "### Redo or stop\n\n"
+        f"- Comment `{RECREATE_COMMAND}` to rebuild this pull request from the "
+        "base branch, for example after changing the settings file.\n"
+        "- To decline, close it without merging; add `enabled: false` to "
+        f"`{CONFIG_PATH}` so the bot does not open another."
+    )
+
+
+def _location(path: str, line: int, line_url: LineUrl | None) -> str:
+    text = f"{path}:{line}"
+    if line_url is None:
+        return _code(text)
+    return f"[{_code(text)}]({line_url(path, line)})"
+
+
+def _code(text: str) -> str:
+    """An inline code span that survives backticks inside the text."""
+    fence = "`" * (_longest_backtick_run(text) + 1)
+    padding = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{padding}{text}{padding}{fence}"
+
+
+def _fenced(code: str) -> str:
+    fence = "`" * max(3, _longest_backtick_run(code) + 1)
+    return f"{fence}python\n{code}\n{fence}"
+
+
+def _longest_backtick_run(text: str) -> int:
+    return max((len(run) for run in re.findall("`+", text)), default=0)
+
+
+def _indented(block: str) -> str:
+    # Indented under its list item, a code block stays part of that item.
+    return "\n".join(f"  {line}" if line else "" for line in block.splitlines())
+
+
+def _one_line(text: str) -> str:
+    return " ".join(line.strip() for line in text.splitlines() if line.strip()) or (
+        "no reason given"
+    )
