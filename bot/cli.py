@@ -1,4 +1,4 @@
-"""The wandb-inject command: add W&B tracking to scripts, show or check the changes."""
+"""The wandb-inject command: add W&B tracking to scripts, or run the job on a repo."""
 
 from __future__ import annotations
 
@@ -6,31 +6,30 @@ import argparse
 import dataclasses
 import json
 import os
-import signal
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import NoReturn
 
+from bot.console import (
+    EXIT_BROKEN_PIPE,
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_WOULD_CHANGE,
+    PROG,
+    Parser,
+    print_error,
+)
 from bot.diffs import should_color, unified_diff
 from bot.files import (
     UnreadableError,
     find_python_files,
     project_name_for,
+    project_name_problem,
     read_script,
     write_atomically,
 )
+from bot.repo_commands import add_run_command, add_scan_command
 from injector import DEFAULT_LOG_EVERY, FileReport, InjectOptions, Status, inject_source
-
-PROG = "wandb-inject"
-EXIT_OK = 0
-EXIT_WOULD_CHANGE = 1
-EXIT_ERROR = 2
-EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
-
-# Characters W&B refuses in a project name, and its length limit.
-FORBIDDEN_PROJECT_CHARACTERS = frozenset("/\\#?%:")
-MAX_PROJECT_LENGTH = 128
 
 
 @dataclasses.dataclass
@@ -39,13 +38,6 @@ class Script:
 
     report: FileReport
     error: str | None = None
-
-
-class _Parser(argparse.ArgumentParser):
-    """An argparse parser whose usage errors fit on one line."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_ERROR, f"{PROG}: error: {message} (see --help)\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,15 +59,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog=PROG, description="Add Weights & Biases tracking to training scripts."
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     _add_inject_command(commands)
+    add_run_command(commands)
+    add_scan_command(commands)
     return parser
 
 
-def _add_inject_command(commands: argparse._SubParsersAction[_Parser]) -> None:
+def _add_inject_command(commands: argparse._SubParsersAction[Parser]) -> None:
     inject = commands.add_parser(
         "inject",
         help="rewrite scripts to log to W&B (shows a diff unless --write)",
@@ -127,17 +121,9 @@ def _positive_int(text: str) -> int:
 
 def _project_name(text: str) -> str:
     name = text.strip()
-    if not name:
-        raise argparse.ArgumentTypeError("the project name is empty")
-    if len(name) > MAX_PROJECT_LENGTH:
-        raise argparse.ArgumentTypeError(
-            f"the project name is longer than {MAX_PROJECT_LENGTH} characters"
-        )
-    forbidden = "".join(sorted(FORBIDDEN_PROJECT_CHARACTERS.intersection(name)))
-    if forbidden:
-        raise argparse.ArgumentTypeError(
-            f"{name!r} holds {forbidden!r}, which W&B does not allow in a project"
-        )
+    problem = project_name_problem(name)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
     return name
 
 
@@ -227,7 +213,7 @@ def _print_notes(scripts: list[Script], *, show_statuses: bool) -> None:
     for script in scripts:
         report = script.report
         if script.error:
-            print(f"{PROG}: error: {script.error}", file=sys.stderr)
+            print_error(script.error)
         elif show_statuses and report.status in (Status.SKIPPED, Status.FAILED):
             note = f"{report.path}: {report.status}: {_first_line(report.reason)}"
             print(note, file=sys.stderr)

@@ -132,7 +132,7 @@ def test_log_every_must_be_a_positive_whole_number(
         pytest.param(["inject", "--project", "a/b", "x.py"], id="slash-in-project"),
         pytest.param(["inject", "--project", " ", "x.py"], id="blank-project"),
         pytest.param(["inject", "--color", "sometimes", "x.py"], id="bad-color"),
-        pytest.param(["scan", "x.py"], id="unknown-command"),
+        pytest.param(["frobnicate", "x.py"], id="unknown-command"),
     ],
 )
 def test_bad_usage_exits_2_with_one_line(
