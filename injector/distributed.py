@@ -24,6 +24,11 @@ _MECHANISMS = (
     ("DDP", re.compile(r"(^|\.)(DistributedDataParallel|DDP)$")),
     ("torch.distributed", re.compile(r"(^|\.)init_process_group$")),
 )
+# Calls that set the processes up; before them no rank is known.
+_SETUP = re.compile(
+    r"(^|\.)(init_process_group|init_distributed)$|^(hvd|horovod\.\w+)\.init$|"
+    r"^deepspeed\.initialize$|^jax\.distributed\.initialize$"
+)
 _RANK_ENV = re.compile(r"""["'](RANK|LOCAL_RANK|WORLD_SIZE)["']""")
 # Text of a check on a process's rank or role, and what makes one per node.
 _RANK_CHECK = re.compile(
@@ -52,6 +57,7 @@ class Distribution:
 
     mechanism: str
     evidence: list[Stmt] = field(default_factory=list)
+    setup: list[Stmt] = field(default_factory=list)
     checks: list[RankCheck] = field(default_factory=list)
 
 
@@ -71,6 +77,8 @@ def find_distribution(script: Script, source: bytes) -> Distribution | None:
                 found.mechanism, rank = mechanism, order
             if len(found.evidence) < 3 and stmt not in found.evidence:
                 found.evidence.append(stmt)
+            if _SETUP.search(call_name(call) or "") and stmt not in found.setup:
+                found.setup.append(stmt)
     if found is None and _RANK_ENV.search(source.decode("latin-1")):
         found = Distribution("torchrun environment")
         found.evidence = [s for s in script.statements if _reads_rank_env(s)][:3]

@@ -26,6 +26,11 @@ def place_init(
 ) -> bool:
     """Insert `wandb.init` after statement `after` of `block` (before the first
     when it is -1); `start` is the statement that starts training there."""
+    setup = _process_setup(plan, block, after, start.index)
+    if setup is not None:
+        after = setup
+        why += f"; after the process setup on line {{{len(evidence)}}}"
+        evidence = (*evidence, block.statements[setup].node)
     fabric = fabric_use(plan) if plan.framework == "lightning fabric" else None
     if fabric is not None:
         launched = fabric.launched_in(block, after, start.index)
@@ -56,6 +61,16 @@ def place_init(
     plan.run_block = block
     plan.run_start = start
     return True
+
+
+def _process_setup(plan: Plan, block: Block, after: int, stop: int) -> int | None:
+    """The last statement of `block` between `after` and `stop` that sets up the
+    processes (`hvd.init()`, `init_process_group`): rank calls fail before it."""
+    if plan.distribution is None:
+        return None
+    tops = (s.top_in(block) for s in plan.distribution.setup)
+    found = [t.index for t in tops if t is not None and after < t.index < stop]
+    return max(found, default=None)
 
 
 def _init_trackers(

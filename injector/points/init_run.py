@@ -203,7 +203,7 @@ def _site_reason(
         why += f"; placed after its last change before training, on line {line}"
         evidence = (*evidence, block.statements[changed].node)
     if settled > changed:
-        why += f"; and after the process setup on line {{{len(evidence)}}}"
+        why += f"; and after the rank is known, on line {{{len(evidence)}}}"
         evidence = (*evidence, block.statements[settled].node)
     return why, evidence
 
@@ -227,9 +227,9 @@ def _no_start_reason(plan: Plan, site: ConfigSite) -> str:
 
 
 def _rank_binding(plan: Plan, block: Block, after: int, stop: int) -> int:
-    """The last statement before training that sets up the processes or binds a
-    name of the script's own global rank check (`rank, local_rank = setup()`): the
-    run starts after it, so that check can decide which process records."""
+    """The last statement before training that binds a name of the script's own
+    global rank check (`rank, local_rank = setup()`): the run starts after it, so
+    that check can decide which process records."""
     if plan.distribution is None:
         return after
     names = {
@@ -238,14 +238,8 @@ def _rank_binding(plan: Plan, block: Block, after: int, stop: int) -> int:
         if check.is_global
         for name in re.findall(r"\b[A-Za-z_]\w*\b", check.code)
     }
-    # The process setup itself (`hvd.init()`, `init_process_group`): rank calls
-    # fail before it.
-    setup = {id(s.node) for s in plan.distribution.evidence}
     last = after
     for stmt in block.statements[after + 1 : stop]:
-        if id(stmt.node) in setup:
-            last = stmt.index
-            continue
         assignment = small_statements(stmt.node)
         bound = {
             name
