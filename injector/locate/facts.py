@@ -14,6 +14,21 @@ from injector.locate.clues import Clue, find_clues, line_numbers
 MAIN_UNIT = "__main__"
 # Every top-level definition, for `from module import *`.
 ALL_NAMES = "*"
+# Statements with statements inside them, where an import can hide.
+_COMPOUND = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.If,
+    ast.For,
+    ast.AsyncFor,
+    ast.While,
+    ast.With,
+    ast.AsyncWith,
+    ast.Try,
+    ast.TryStar,
+    ast.Match,
+)
 
 
 @dataclass(frozen=True)
@@ -115,6 +130,8 @@ def _collect_imports(
         if isinstance(node, ast.Import | ast.ImportFrom):
             _bind(node, bindings)
             lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+            continue
+        if not isinstance(node, _COMPOUND):
             continue
         for name in ("body", "orelse", "finalbody", "handlers", "cases"):
             for child in getattr(node, name, ()):

@@ -93,6 +93,15 @@ class Survey:
         reasons = self._declared_entry(path)
         if not reasons and MAIN_MARKER not in data:
             return False
+        if not (reasons or marked or self.project.modules.imports_local(path, data)):
+            # A main block with no training marker and nothing of the repository
+            # to train through: judged on its bytes, since parsing it cannot
+            # make it a candidate.
+            clues = find_clues(data)
+            lines = line_numbers(data, [c.position for c in clues])
+            located = zip(clues, lines, strict=True)
+            self._rule_out_inference(path, list(located), marked)
+            return True
         facts = self.project.read(path, data)
         if facts is None:
             return True
@@ -148,7 +157,7 @@ class Survey:
                 evidence.add(f"trains through {loop}{_via(loops[loop])}")
             evidence.score += max(map(self._loop_score, links))
         else:
-            self._rule_out_inference(entry)
+            self._rule_out_inference(entry.path, entry.clues, entry.marked)
             return None
         if users:
             evidence.add(f"its loop is also used by {', '.join(sorted(users))}")
@@ -172,24 +181,26 @@ class Survey:
     def _loop_score(self, path: str) -> int:
         return training_score(_located(self.project.facts[path]))
 
-    def _rule_out_inference(self, entry: _Entry) -> None:
-        inference = [(c, n) for c, n in entry.clues if c.kind is Kind.INFERENCE]
+    def _rule_out_inference(
+        self, path: str, clues: list[tuple[Clue, int]], marked: bool
+    ) -> None:
+        inference = [(c, n) for c, n in clues if c.kind is Kind.INFERENCE]
         trainers = sorted(
             module
             for module, importers in self.project.importers.items()
-            if entry.path in importers and module in self.marked
+            if path in importers and module in self.marked
         )
         if inference:
             clue, line = inference[0]
             detail = f"; {clue.text} ({lines_text([line])})"
         elif trainers:
             detail = f"; imports {', '.join(trainers)}, but not its training code"
-        elif entry.marked:
+        elif marked:
             detail = ""
         else:
             # A plain command-line tool, not a model script: nothing to report.
             return
-        self.excluded.append(Excluded(entry.path, INFERENCE_ONLY + detail))
+        self.excluded.append(Excluded(path, INFERENCE_ONLY + detail))
 
     def _rule_out_library(self, path: str, data: bytes) -> None:
         facts = self.project.facts.get(path)
