@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -87,10 +87,8 @@ def run_job(
     scan = locate(workspace, include=config.paths, exclude=config.exclude)
     project = config.project or fallback_project
     log_every = config.log_every or DEFAULT_LOG_EVERY
-    reports = [
-        _inject(workspace, candidate, project, log_every)
-        for candidate in scan.candidates
-    ]
+    options = InjectOptions(project=project, entity=config.entity, log_every=log_every)
+    reports = [_inject(workspace, candidate, options) for candidate in scan.candidates]
     result = JobResult(config, scan, reports)
     if result.changed:
         source = f"from {CONFIG_PATH}" if config.project else "the repository's name"
@@ -101,7 +99,7 @@ def run_job(
 
 
 def _inject(
-    workspace: Path, candidate: Candidate, project: str, log_every: int
+    workspace: Path, candidate: Candidate, options: InjectOptions
 ) -> FileReport:
     path = workspace / candidate.path
     # A link could lead outside the checkout, and writing through it would too.
@@ -109,12 +107,7 @@ def _inject(
     if not inside or not stat.S_ISREG(path.lstat().st_mode):
         reason = "a link or not a regular file: links are not followed"
         return FileReport(candidate.path, Status.SKIPPED, b"", b"", reason=reason)
-    options = InjectOptions(
-        project=project,
-        log_every=log_every,
-        role=candidate.role,
-        links=candidate.links,
-    )
+    options = replace(options, role=candidate.role, links=candidate.links)
     return inject_source(path.read_bytes(), options, path=candidate.path)
 
 

@@ -166,9 +166,8 @@ def _left_alone(
 
 def _setup(setup: Setup) -> str:
     entity = (
-        f"The settings name the entity {_code(setup.entity)}: set "
-        f"`WANDB_ENTITY={setup.entity}` where the jobs run, since the inserted code "
-        "does not pass it."
+        f"Runs go to the entity {_code(setup.entity)}; `WANDB_ENTITY` in the "
+        "environment wins."
         if setup.entity
         else "Runs go to the API key owner's default entity; "
         "`WANDB_ENTITY` changes that."

@@ -32,6 +32,9 @@ class InjectOptions:
     the modules an ENTRY's loops live in, or of the entries that import a LOOP."""
 
     project: str | None = None
+    # The W&B entity (team or user) written beside the project; None leaves it
+    # to WANDB_ENTITY or the account's default.
+    entity: str | None = None
     log_every: int = DEFAULT_LOG_EVERY
     role: Role = Role.SCRIPT
     links: tuple[str, ...] = ()

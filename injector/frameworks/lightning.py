@@ -8,8 +8,6 @@ Trainer from `trainer_defaults`, are left as they are, with a reason.
 
 from __future__ import annotations
 
-import json
-
 import libcst as cst
 
 from injector._matchers import call_name, dotted, keyword_arg, small_statements
@@ -119,9 +117,7 @@ def _add_logger(plan: Plan, stmt: Stmt, call: cst.Call) -> None:
 
 def _wandb_logger(plan: Plan, stmt: Stmt, name: str) -> str:
     """`name = WandbLogger(...)`, with the project and any config built before."""
-    project = json.dumps(plan.options.project_for(plan.path))
-    plan.need_import("os")
-    lines = [f'project=os.environ.get("WANDB_PROJECT", {project})']
+    lines = [f"{key}={code}" for key, code in plan.run_names().items()]
     config = config_before(plan, stmt)
     if config is not None:
         lines.append(f"config={config}")

@@ -186,8 +186,14 @@ def _parser_classes(plan: Plan, parser: str | None) -> list[str]:
 def _set_project(plan: Plan, before: Stmt) -> None:
     if not insertable(before):
         return
-    project = json.dumps(plan.options.project_for(plan.path))
-    code = f'os.environ.setdefault("WANDB_PROJECT", {project})\n'
-    why = "the Trainer's W&B run takes its project from WANDB_PROJECT, kept if set"
+    settings = {"project": plan.options.project_for(plan.path)}
+    if plan.options.entity:
+        settings["entity"] = plan.options.entity
+    code = "".join(
+        f'os.environ.setdefault("WANDB_{key.upper()}", {json.dumps(value)})\n'
+        for key, value in settings.items()
+    )
+    names = " and ".join(f"WANDB_{key.upper()}" for key in settings)
+    why = f"the Trainer's W&B run reads {names} from the environment, kept if set"
     plan.insert(before, "before", code, Point.INTEGRATION, why)
     plan.need_import("os")

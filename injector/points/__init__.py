@@ -124,6 +124,18 @@ class Plan:
             return call
         return f"if {' and '.join(conditions)}:\n" + indent(call)
 
+    def run_names(self) -> dict[str, str]:
+        """`project` (and `entity` when set) as code that lets the environment's
+        WANDB_PROJECT and WANDB_ENTITY win."""
+        self.need_import("os")
+        names = {"project": self.options.project_for(self.path)}
+        if self.options.entity:
+            names["entity"] = self.options.entity
+        return {
+            key: f'os.environ.get("WANDB_{key.upper()}", {json.dumps(value)})'
+            for key, value in names.items()
+        }
+
     def omit(
         self, point: Point, reason: str, evidence: tuple[cst.BaseStatement, ...] = ()
     ) -> None:

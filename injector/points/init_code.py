@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import libcst as cst
 
 from injector.edits import Where
@@ -46,7 +44,8 @@ def place_init(
         return False
     if plan.tracker:
         return _init_trackers(plan, block, after, start, config, why, evidence)
-    lines = [f"project={_project_code(plan)}", f"config={config}"]
+    names = plan.run_names()
+    lines = [f"{key}={code}" for key, code in names.items()] + [f"config={config}"]
     runs_at = block.statements[after + 1] if where == "after" else anchor
     guard = choose_guard(plan, runs_at, fallback)
     if guard is not None:
@@ -93,17 +92,14 @@ def _init_trackers(
         evidence = (*evidence, built.node)
     anchor = block.statements[after] if after >= 0 else block.statements[0]
     where: Where = "after" if after >= 0 else "before"
-    lines = [_project_code(plan), f"config={config}"]
+    names = plan.run_names()
+    lines = [names.pop("project"), f"config={config}"]
+    if names:
+        kwargs = ", ".join(f'"{key}": {code}' for key, code in names.items())
+        lines.append(f'init_kwargs={{"wandb": {{{kwargs}}}}}')
     body = "".join(f"    {line},\n" for line in lines)
     code = f"{plan.tracker}.init_trackers(\n{body})\n"
     why += "; Accelerate starts the run on the main process only"
     plan.insert(anchor, where, code, Point.INIT, why, evidence)
     plan.run_block, plan.run_start = block, start
     return True
-
-
-def _project_code(plan: Plan) -> str:
-    """The project from WANDB_PROJECT when set, else the configured default."""
-    project = json.dumps(plan.options.project_for(plan.path))
-    plan.need_import("os")
-    return f'os.environ.get("WANDB_PROJECT", {project})'

@@ -13,6 +13,7 @@ from bot.worktree import BOT_EMAIL, BOT_NAME, GitError
 from injector import InjectOptions, Role, inject_source
 
 SETTINGS = b"""project: digits
+entity: vision-team
 log_every: 7
 exclude: ["legacy/**"]
 """
@@ -144,10 +145,13 @@ def test_settings_file_excludes_paths_and_sets_project_and_interval(
     assert "legacy/" in {item.path for item in result.scan.excluded}
     assert changed_paths(repo, "main", outcome.branch) == {"train.py"}
     [candidate] = result.scan.candidates
-    options = InjectOptions(project="digits", log_every=7, role=candidate.role)
+    options = InjectOptions(
+        project="digits", entity="vision-team", log_every=7, role=candidate.role
+    )
     expected = inject_source(script, options, path="train.py").new_source
     assert repo.show(outcome.branch, "train.py") == expected
     assert b'"WANDB_PROJECT", "digits"' in expected
+    assert b'"WANDB_ENTITY", "vision-team"' in expected
     assert "project `digits` (from .github/wandb-inject.yml)" in result.body
     assert "`legacy/`" in result.body
 

@@ -156,7 +156,7 @@ def test_setup_names_the_key_the_project_and_the_entity(mnist: FileReport) -> No
     assert "project `digits` (the repository's name)" in without_entity
     assert "default entity" in without_entity
     assert "project `digits` (from .github/wandb-inject.yml)" in with_entity
-    assert "entity `vision`: set `WANDB_ENTITY=vision` where" in with_entity
+    assert "Runs go to the entity `vision`; `WANDB_ENTITY` in the" in with_entity
 
 
 def test_says_how_to_redo_or_stop(mnist: FileReport) -> None:

@@ -89,3 +89,11 @@ def test_report_names_the_config_line_in_the_new_file() -> None:
 
     assert report.config is not None
     assert report.config.line == line_of(report, "args = parser.parse_args()")
+
+
+def test_entity_is_written_beside_the_project_and_the_environment_wins() -> None:
+    report = inject(script(LOOP), entity="vision-team")
+
+    [init] = inserted(report, Point.INIT)
+    assert 'entity=os.environ.get("WANDB_ENTITY", "vision-team")' in init.code
+    assert "entity" not in inserted(inject(script(LOOP)), Point.INIT)[0].code
