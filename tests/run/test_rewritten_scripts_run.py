@@ -162,3 +162,18 @@ def test_fabric_processes_record_exactly_one_run(tmp_path: Path) -> None:
     # 256 samples over 2 processes, batches of 16: 8 updates an epoch, every 2nd.
     assert _steps(train) == [2, 4, 6, 8, 10, 12, 14, 16]
     assert all(isinstance(row["train/loss"], float) for row in train)
+
+
+def test_accelerate_tracking_behind_a_flag_is_switched_on(tmp_path: Path) -> None:
+    require_module("accelerate", "pip install accelerate (.ci/run installs it)")
+    script = _rewrite("accelerate_tracking_flag.py", tmp_path)
+    assert b"import wandb" not in script.read_bytes()
+
+    # No flag given: the script's own tracking now runs, through W&B among "all".
+    run_offline([sys.executable, str(script)], tmp_path)
+
+    [run] = read_runs(tmp_path)
+    assert run.config["with_tracking"] is True and run.config["epochs"] == 3
+    epochs = run.rows_with("train_loss")
+    assert _steps(epochs) == [0, 1, 2]
+    assert all(isinstance(row["train_loss"], float) for row in epochs)
