@@ -18,7 +18,8 @@ RECREATE_COMMAND = "/wandb-inject recreate"
 # GitHub refuses a pull request body longer than this many characters.
 MAX_BODY_LENGTH = 65_536
 # Past this many, excluded files are counted rather than listed.
-MAX_LISTED_EXCLUDED = 20
+# Files left out for the same kind of reason beyond this are counted, not listed.
+MAX_LISTED_EXCLUDED = 3
 
 # Turns a path and a 1-based line of the new file into a link; None: no links.
 LineUrl = Callable[[str, int], str]
@@ -157,11 +158,33 @@ def _left_alone(
         if report.status is not Status.CHANGED:
             reason = _one_line(report.reason)
             yield f"- {_code(report.path)} ({report.status}): {reason}"
-    for item in excluded[:MAX_LISTED_EXCLUDED]:
-        yield f"- {_code(item.path)}: {_one_line(item.reason)}"
-    if len(excluded) > MAX_LISTED_EXCLUDED:
-        more = len(excluded) - MAX_LISTED_EXCLUDED
-        yield f"- {more} more files not considered (`wandb-inject scan` lists them)"
+    yield from _excluded_lines(excluded)
+
+
+def _excluded_lines(excluded: Sequence[Excluded]) -> Iterator[str]:
+    """One line per file, except where many share a reason (a tests folder, say):
+    those are counted, with a few of their paths."""
+    groups: dict[str, list[Excluded]] = {}
+    for item in excluded:
+        groups.setdefault(_reason_kind(item.reason), []).append(item)
+    for kind, items in groups.items():
+        if len(items) <= MAX_LISTED_EXCLUDED:
+            for item in items:
+                yield f"- {_code(item.path)}: {_one_line(item.reason)}"
+            continue
+        reasons = {item.reason for item in items}
+        reason = _one_line(items[0].reason) if len(reasons) == 1 else kind
+        shown = ", ".join(_code(item.path) for item in items[:MAX_LISTED_EXCLUDED])
+        more = len(items) - MAX_LISTED_EXCLUDED
+        yield (
+            f"- {len(items)} files, {reason}: {shown} and {more} more "
+            "(`wandb-inject scan` lists them)"
+        )
+
+
+def _reason_kind(reason: str) -> str:
+    """`a test` of `a test (tests/ folder)`; `a library` of `a library: calls ...`."""
+    return re.split(r"[:(]", reason, maxsplit=1)[0].strip()
 
 
 def _setup(setup: Setup) -> str:

@@ -137,13 +137,23 @@ def test_left_alone_lists_unchanged_reports_omissions_and_excluded_files(
     assert f"- No evaluation metrics: {omission.reason}" in body
 
 
-def test_many_excluded_files_are_counted_not_listed(mnist: FileReport) -> None:
-    excluded = [Excluded(f"data/f{n}.py", "data") for n in range(50)]
+def test_many_files_left_out_for_one_reason_are_counted(mnist: FileReport) -> None:
+    tests = [Excluded(f"tests/t{n}.py", "a test (tests/ folder)") for n in range(50)]
+    libraries = [
+        Excluded(f"lib/m{n}.py", f"a library: calls opt.step() (line {n})")
+        for n in range(MAX_LISTED_EXCLUDED + 1)
+    ]
+    notebook = Excluded("explore.ipynb", "a notebook: reported, not rewritten")
 
-    body = render_body([mnist], excluded, SETUP)
+    body = render_body([mnist], [*tests, *libraries, notebook], SETUP)
 
-    assert body.count(": data\n") == MAX_LISTED_EXCLUDED
-    assert f"- {50 - MAX_LISTED_EXCLUDED} more files not considered" in body
+    shown = ", ".join(f"`tests/t{n}.py`" for n in range(MAX_LISTED_EXCLUDED))
+    more = 50 - MAX_LISTED_EXCLUDED
+    assert f"- 50 files, a test (tests/ folder): {shown} and {more} more" in body
+    assert "`tests/t3.py`" not in body
+    # Reasons that differ in their details are named by their kind.
+    assert f"- {MAX_LISTED_EXCLUDED + 1} files, a library: `lib/m0.py`" in body
+    assert "- `explore.ipynb`: a notebook: reported, not rewritten" in body
 
 
 def test_setup_names_the_key_the_project_and_the_entity(mnist: FileReport) -> None:
