@@ -11,6 +11,17 @@ import pytest
 STRICT_SKIPS_VARIABLE = "WANDB_INJECT_STRICT_SKIPS"
 # Every skip for a missing tool starts with this, so conftest can recognise it.
 MISSING_TOOL = "missing tool"
+# The keys of one file's report in `--json` output: a contract with other tools.
+REPORT_KEYS = {
+    "path",
+    "status",
+    "reason",
+    "config",
+    "insertions",
+    "omissions",
+    "distributed",
+    "framework",
+}
 
 
 def require_tool(name: str, how_to_install: str) -> str:

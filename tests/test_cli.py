@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import pytest
+from support import REPORT_KEYS
 
 from bot.cli import main
 from bot.diffs import GREEN, NO_NEWLINE_MARKER, RESET, should_color, unified_diff
@@ -21,16 +22,6 @@ from bot.files import find_git_root, project_name_for, write_atomically
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "train_mnist.py"
 PLAIN_SOURCE = b"GREETING = 'hello'\nprint(GREETING)\n"
-REPORT_KEYS = {
-    "path",
-    "status",
-    "reason",
-    "config",
-    "insertions",
-    "omissions",
-    "distributed",
-    "framework",
-}
 STATUSES = {"changed", "unchanged", "skipped", "failed"}
 
 

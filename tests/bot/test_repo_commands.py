@@ -7,21 +7,11 @@ from pathlib import Path
 
 import pytest
 from gitrepos import EXAMPLE, MakeRepo, Repo
+from support import REPORT_KEYS
 
 from bot.cli import main
 from bot.pr_body import MARKER
 from bot.repo_config import CONFIG_PATH
-
-REPORT_KEYS = {
-    "path",
-    "status",
-    "reason",
-    "config",
-    "insertions",
-    "omissions",
-    "distributed",
-    "framework",
-}
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
