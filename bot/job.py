@@ -50,6 +50,14 @@ class JobResult:
         return None
 
 
+@dataclass(frozen=True)
+class Overrides:
+    """Settings a request gives, winning over the settings file's."""
+
+    project: str | None = None
+    paths: tuple[str, ...] = ()
+
+
 @dataclass
 class LocalRun:
     """The job run on a local repository: where it started and what it committed."""
@@ -74,28 +82,42 @@ class LocalRun:
 
 
 def run_job(
-    workspace: Path, *, fallback_project: str, line_url: LineUrl | None = None
+    workspace: Path,
+    *,
+    fallback_project: str,
+    line_url: LineUrl | None = None,
+    overrides: Overrides | None = None,
 ) -> JobResult:
     """Locate and inject every candidate under `workspace`, changing no file there.
 
     `fallback_project` names the W&B project when the settings file names none;
-    `line_url` links each line the body mentions. Raises RepoConfigError.
+    `line_url` links each line the body mentions; `overrides` win over the
+    settings file. Raises RepoConfigError.
     """
     config = load_repo_config(workspace)
     if not config.enabled:
         return JobResult(config, scan=None)
-    scan = locate(workspace, include=config.paths, exclude=config.exclude)
-    project = config.project or fallback_project
+    overrides = overrides or Overrides()
+    paths = overrides.paths or config.paths
+    scan = locate(workspace, include=paths, exclude=config.exclude)
+    project = overrides.project or config.project or fallback_project
     log_every = config.log_every or DEFAULT_LOG_EVERY
     options = InjectOptions(project=project, entity=config.entity, log_every=log_every)
     reports = [_inject(workspace, candidate, options) for candidate in scan.candidates]
     result = JobResult(config, scan, reports)
     if result.changed:
-        source = f"from {CONFIG_PATH}" if config.project else "the repository's name"
-        setup = Setup(project, source, config.entity)
+        setup = Setup(project, _project_source(config, overrides), config.entity)
         result.title = render_title(reports)
         result.body = render_body(reports, scan.excluded, setup, line_url)
     return result
+
+
+def _project_source(config: RepoConfig, overrides: Overrides) -> str:
+    if overrides.project:
+        return f"from the request; {CONFIG_PATH} can set it for good"
+    if config.project:
+        return f"from {CONFIG_PATH}"
+    return "the repository's name"
 
 
 def _inject(

@@ -78,7 +78,7 @@ def _body(
     sections = [MARKER, _summary(changed), _table(changed)]
     for report in changed:
         sections.append(_file_section(report, line_url, show_code=show_code))
-    left_alone = list(_left_alone(reports, excluded))
+    left_alone = list(left_alone_lines(reports, excluded))
     if left_alone:
         sections.append("### Left alone\n\n" + "\n".join(left_alone))
     sections += [_setup(setup), _controls()]
@@ -151,9 +151,10 @@ def _distributed(path: str, info: DistributedInfo, line_url: LineUrl | None) -> 
     return text
 
 
-def _left_alone(
+def left_alone_lines(
     reports: Sequence[FileReport], excluded: Sequence[Excluded]
 ) -> Iterator[str]:
+    """One Markdown list item per file not changed, or per group of excluded files."""
     for report in reports:
         if report.status is not Status.CHANGED:
             reason = _one_line(report.reason)
