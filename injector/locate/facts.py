@@ -1,44 +1,15 @@
-"""What one parsed module defines, imports and uses, and where its clues sit."""
+"""What one read module defines, imports and uses, and where its clues sit."""
 
 from __future__ import annotations
 
-import ast
 import re
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from injector.locate.clues import Clue, find_clues, line_numbers
-
-# The unit of the `if __name__ == "__main__":` block. Code there never runs
-# when another module imports this one.
-MAIN_UNIT = "__main__"
-# Every top-level definition, for `from module import *`.
-ALL_NAMES = "*"
-# Statements with statements inside them, where an import can hide.
-_COMPOUND = (
-    ast.FunctionDef,
-    ast.AsyncFunctionDef,
-    ast.ClassDef,
-    ast.If,
-    ast.For,
-    ast.AsyncFor,
-    ast.While,
-    ast.With,
-    ast.AsyncWith,
-    ast.Try,
-    ast.TryStar,
-    ast.Match,
-)
-
-
-@dataclass(frozen=True)
-class Binding:
-    """A name an import statement binds: `module` at relative `level`, and the
-    imported `name`, or None when the module itself is bound."""
-
-    module: str
-    level: int
-    name: str | None
+from injector.locate.outline import ALL_NAMES, Binding, read_outline
+from injector.locate.tree import parse_outline
 
 
 @dataclass(frozen=True)
@@ -80,83 +51,34 @@ class Facts:
         ]
 
 
-def read_facts(data: bytes, path: str) -> Facts:
-    """Parse with ast (raises SyntaxError, ValueError, RecursionError, MemoryError)."""
-    module = ast.parse(data, path)
-    units, main_line = _units(module)
-    bindings: dict[str, Binding] = {}
-    import_lines: set[int] = set()
-    _collect_imports(module.body, bindings, import_lines)
+def read_facts(data: bytes, path: str, is_local: Callable[[Binding], bool]) -> Facts:
+    """Read from the bytes; a file the byte outline cannot vouch for is parsed
+    (raises SyntaxError, ValueError, RecursionError, MemoryError). Uses are
+    collected for the bindings `is_local` accepts: only those lead to loops."""
+    outline = read_outline(data) or parse_outline(data, path)
     clues = find_clues(data)
     facts = Facts(
         clues,
         line_numbers(data, [c.position for c in clues]),
-        units,
-        main_line,
-        bindings,
+        outline.units,
+        outline.main_line,
+        outline.bindings,
     )
-    _collect_uses(data, facts, import_lines)
+    local = [
+        name
+        for name, binding in outline.bindings.items()
+        if name != ALL_NAMES and is_local(binding)
+    ]
+    if local:
+        _collect_uses(data, facts, local, outline.import_lines)
     return facts
 
 
-def _units(module: ast.Module) -> tuple[dict[str, tuple[int, int]], int | None]:
-    units: dict[str, tuple[int, int]] = {}
-    main_line = None
-    for node in module.body:
-        last = node.end_lineno or node.lineno
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-            units[node.name] = (first, last)
-        elif isinstance(node, ast.If) and _is_main_guard(node.test):
-            units[MAIN_UNIT] = (node.lineno, last)
-            main_line = node.lineno
-    return units, main_line
-
-
-def _is_main_guard(test: ast.expr) -> bool:
-    if not (isinstance(test, ast.Compare) and len(test.comparators) == 1):
-        return False
-    sides = [test.left, test.comparators[0]]
-    names = {s.id for s in sides if isinstance(s, ast.Name)}
-    texts = {s.value for s in sides if isinstance(s, ast.Constant)}
-    return names == {"__name__"} and texts == {"__main__"}
-
-
-def _collect_imports(
-    body: list[ast.stmt], bindings: dict[str, Binding], lines: set[int]
+def _collect_uses(
+    data: bytes, facts: Facts, names: list[str], import_lines: set[int]
 ) -> None:
-    """Imports anywhere among the statements, nested blocks included."""
-    for node in body:
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            _bind(node, bindings)
-            lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
-            continue
-        if not isinstance(node, _COMPOUND):
-            continue
-        for name in ("body", "orelse", "finalbody", "handlers", "cases"):
-            for child in getattr(node, name, ()):
-                if isinstance(child, ast.stmt):
-                    _collect_imports([child], bindings, lines)
-                elif hasattr(child, "body"):
-                    _collect_imports(child.body, bindings, lines)
-
-
-def _bind(node: ast.Import | ast.ImportFrom, bindings: dict[str, Binding]) -> None:
-    if isinstance(node, ast.Import):
-        for alias in node.names:
-            # `import a.b` binds `a`, and the code reads `a.b.name`.
-            bindings[alias.asname or alias.name] = Binding(alias.name, 0, None)
-        return
-    for alias in node.names:
-        key = alias.asname or alias.name
-        bindings[key] = Binding(node.module or "", node.level, alias.name)
-
-
-def _collect_uses(data: bytes, facts: Facts, import_lines: set[int]) -> None:
     # Longest first, so `a.b` wins over `a`.
-    names = sorted((n for n in facts.bindings if n != ALL_NAMES), key=len, reverse=True)
-    if not names:
-        return
+    names = sorted(names, key=len, reverse=True)
     pattern = re.compile(
         rb"(?<![\w.])(" + b"|".join(re.escape(n.encode()) for n in names) + rb")\b"
         rb"(?:\.(\w+))?"

@@ -75,7 +75,10 @@ class Scope:
 
     def excluded_by(self, path: str) -> str | None:
         """The exclude pattern that matches `path`, if one does."""
-        return next((g.pattern for g in self.exclude if g.matches(path)), None)
+        for glob in self.exclude:
+            if glob.matches(path):
+                return glob.pattern
+        return None
 
     def includes(self, path: str) -> bool:
         return not self.include or any(g.matches(path) for g in self.include)

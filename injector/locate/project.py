@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from functools import partial
 
 from injector.locate.clues import is_training
-from injector.locate.facts import ALL_NAMES, MAIN_UNIT, Binding, Facts, Use, read_facts
+from injector.locate.facts import Facts, Use, read_facts
 from injector.locate.modules import Modules
+from injector.locate.outline import ALL_NAMES, MAIN_UNIT, Binding
 
 _READ_SIZE = 1 << 16
 
@@ -46,7 +48,7 @@ class Project:
         try:
             data = read_bytes(self.full_paths[path]) if data is None else data
             self.parsed += 1
-            self.facts[path] = read_facts(data, path)
+            self.facts[path] = read_facts(data, path, partial(self._is_local, path))
         except OSError as error:
             self.broken[path] = f"cannot be read: {error.strerror or error}"
         except SyntaxError as error:
@@ -54,6 +56,10 @@ class Project:
         except (ValueError, RecursionError, MemoryError) as error:
             self.broken[path] = f"not valid Python: {type(error).__name__}"
         return self.facts.get(path)
+
+    def _is_local(self, importer: str, binding: Binding) -> bool:
+        """Whether `binding` names a module of the repository."""
+        return self.modules.resolve(importer, binding.module, binding.level) is not None
 
     def loops_used_by(self, path: str) -> dict[str, Use | None]:
         """Other files holding the training loops `path` reaches through its

@@ -11,7 +11,7 @@ from injector.locate.clues import (
     Clue,
     Kind,
     find_clues,
-    is_training,
+    first_training_clue,
     line_numbers,
 )
 from injector.locate.facts import Facts, Use
@@ -81,7 +81,7 @@ class Survey:
             return
         marked = PREFILTER.search(data) is not None
         if found.rule is not None:
-            if marked and is_training(find_clues(data)):
+            if marked and first_training_clue(data):
                 self.excluded.append(Excluded(found.path, found.rule))
             return
         if self._sort_entry(found.path, data, marked) or not marked:
@@ -90,9 +90,12 @@ class Survey:
 
     def _sort_entry(self, path: str, data: bytes, marked: bool) -> bool:
         """Parse and keep the file if it is an entry point; whether it was parsed."""
-        reasons = self._declared_entry(path)
-        if not reasons and MAIN_MARKER not in data:
+        # The cheap tests first: most files are none of these.
+        if MAIN_MARKER not in data and not (
+            path in self.scripts or path.endswith("__main__.py")
+        ):
             return False
+        reasons = self._declared_entry(path)
         if not (reasons or marked or self.project.modules.imports_local(path, data)):
             # A main block with no training marker and nothing of the repository
             # to train through: judged on its bytes, since parsing it cannot
@@ -203,19 +206,16 @@ class Survey:
         self.excluded.append(Excluded(path, INFERENCE_ONLY + detail))
 
     def _rule_out_library(self, path: str, data: bytes) -> None:
-        facts = self.project.facts.get(path)
-        clues = facts.clues if facts else find_clues(data)
-        training = [clue for clue in clues if clue.kind is Kind.TRAINING]
-        if not training:
+        clue = first_training_clue(data)
+        if clue is None:
             return
         importers = self.project.importers.get(path)
         if importers:
             reason = f"only imported, by {', '.join(sorted(importers))}"
         else:
-            line = line_numbers(data, [training[0].position])[0]
+            line = line_numbers(data, [clue.position])[0]
             reason = (
-                f"a library: {training[0].text} (line {line}),"
-                " but no entry point imports it"
+                f"a library: {clue.text} (line {line}), but no entry point imports it"
             )
         self.excluded.append(Excluded(path, reason))
 

@@ -62,6 +62,9 @@ def _walk_folder(
             entries = list(listing)
     except OSError:
         return
+    # A virtualenv can have any name; its pyvenv.cfg gives it away.
+    if folder and any(entry.name == "pyvenv.cfg" for entry in entries):
+        return
     for entry in entries:
         if entry.name.startswith("."):
             continue
@@ -83,9 +86,6 @@ def _enter_folder(
     found: Walk,
 ) -> None:
     if entry.name in SKIPPED_FOLDERS:
-        return
-    # A virtualenv can have any name; its pyvenv.cfg gives it away.
-    if os.path.isfile(os.path.join(entry.path, "pyvenv.cfg")):
         return
     pattern = scope.excluded_by(path)
     if pattern is not None:

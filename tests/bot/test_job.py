@@ -10,7 +10,7 @@ from gitrepos import EXAMPLE, MakeRepo, Repo
 from bot.job import LocalRun, run_in_repository, run_job
 from bot.repo_config import CONFIG_PATH, RepoConfigError
 from bot.worktree import BOT_EMAIL, BOT_NAME, GitError
-from injector import InjectOptions, Role, inject_source
+from injector import InjectOptions, Role, Status, inject_source
 
 SETTINGS = b"""project: digits
 entity: vision-team
@@ -126,6 +126,21 @@ def test_nothing_to_do_creates_no_branch(make_repo: MakeRepo) -> None:
     assert outcome.result.nothing_to_do()
     assert outcome.result.body == ""
     assert repo.refs() == refs
+
+
+def test_a_script_that_does_not_parse_is_left_alone_with_its_reason(
+    make_repo: MakeRepo,
+) -> None:
+    python2 = b'print "hello"\nloss.backward()\nif __name__ == "__main__":\n    pass\n'
+    repo = make_repo({"train.py": python2})
+
+    outcome = run(repo)
+
+    [report] = outcome.result.reports
+    assert report.status is Status.SKIPPED
+    assert report.reason.startswith("does not parse as Python 3 (line 1:")
+    assert outcome.result.nothing_to_do() == "no training script needs a change"
+    assert outcome.commit is None
 
 
 def test_settings_file_excludes_paths_and_sets_project_and_interval(

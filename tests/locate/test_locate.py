@@ -414,6 +414,32 @@ def test_notebooks_vendored_code_and_venvs(tmp_path: Path) -> None:
     }
 
 
+def test_only_real_training_calls_rule_a_file_out_or_report_a_library(
+    tmp_path: Path,
+) -> None:
+    not_training = (
+        "# loss.backward() in a comment\n"
+        "scheduler.step()\n"
+        "features = scaler.fit(data)\n"
+    )
+    training = not_training + "loss.backward()\n"
+    root = write_repo(
+        tmp_path,
+        {
+            "tests/test_quiet.py": not_training,
+            "tests/test_loop.py": training,
+            "lib/quiet.py": not_training,
+            "lib/loop.py": training,
+        },
+    )
+    assert excluded(locate(root)) == {
+        "tests/test_loop.py": "a test (tests/ folder)",
+        "lib/loop.py": (
+            "a library: calls loss.backward() (line 4), but no entry point imports it"
+        ),
+    }
+
+
 def test_symlinks_out_of_root_are_not_followed(tmp_path: Path) -> None:
     outside = write_repo(tmp_path / "outside", {"train.py": SELF_CONTAINED_SCRIPT})
     root = write_repo(tmp_path / "repo", {"main.py": SELF_CONTAINED_SCRIPT})
@@ -424,13 +450,18 @@ def test_symlinks_out_of_root_are_not_followed(tmp_path: Path) -> None:
     assert sorted(c.path for c in scan.candidates) == ["main.py", "main_link.py"]
 
 
-def test_file_that_does_not_parse_is_excluded(tmp_path: Path) -> None:
-    broken = 'print "hello"\nloss.backward()\nif __name__ == "__main__":\n    pass\n'
-    root = write_repo(tmp_path, {"train.py": broken})
+def test_a_file_is_judged_on_its_bytes_and_parsed_only_when_they_cannot_tell(
+    tmp_path: Path,
+) -> None:
+    # Python 2 reads like Python 3 to the byte outline: the injector parses the
+    # candidate and turns it down (tests/bot/test_job.py).
+    python2 = 'print "hello"\nloss.backward()\nif __name__ == "__main__":\n    pass\n'
+    # A non-ASCII name is beyond the byte outline: ast reads it, and fails.
+    broken = "déf = (\nloss.backward()\nif __name__ == '__main__':\n    pass\n"
+    root = write_repo(tmp_path, {"train.py": python2, "main.py": broken})
     scan = locate(root)
-    assert scan.candidates == []
-    reason = excluded(scan)["train.py"]
-    assert reason.startswith("not valid Python: line 1:")
+    assert [c.path for c in scan.candidates] == ["train.py"]
+    assert excluded(scan)["main.py"].startswith("not valid Python: line 1:")
 
 
 @pytest.mark.parametrize(
