@@ -18,7 +18,14 @@ NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
 
 
 class GitError(Exception):
-    """A git step that failed or was refused, with a one-line reason."""
+    """A git step that failed or was refused, with a one-line reason.
+
+    `output` keeps all that git printed, for callers that tell failures apart.
+    """
+
+    def __init__(self, reason: str, output: str = "") -> None:
+        super().__init__(reason)
+        self.output = output
 
 
 @dataclass(frozen=True)
