@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fakehub.fixtures import app_keys, bot_settings, fake_site, github  # noqa: F401
 from gitrepos import ENGINE, ENTRY, EXAMPLE, MakeRepo, Repo
 
 

@@ -1,0 +1,298 @@
+"""The GitHub calls the job makes, over githubkit, with failures sorted into kinds."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+from githubkit import AppAuthStrategy, GitHub
+from githubkit.exception import RequestError, RequestFailed
+from githubkit_schemas.latest.models import (
+    IssueComment,
+    PullRequest,
+    PullRequestSimple,
+)
+
+from bot.pr_body import MARKER
+
+logger = logging.getLogger(__name__)
+
+# Roles that may push to the repository; `triage` and `read` may not.
+WRITE_ROLES = frozenset({"admin", "maintain", "write"})
+# GitHub names no wait at all in some rate-limit answers: wait a minute then.
+DEFAULT_RETRY_AFTER = 60.0
+
+
+class Transient(Exception):
+    """A failure worth retrying later: GitHub unreachable, failing or rate limiting."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class GitHubError(Exception):
+    """GitHub refused a call for good (not found, invalid); retrying will not help."""
+
+
+@dataclass(frozen=True)
+class Repository:
+    default_branch: str
+    archived: bool
+    fork: bool
+    clone_url: str
+    html_url: str
+
+
+@dataclass(frozen=True)
+class PullRequestInfo:
+    number: int
+    html_url: str
+    open: bool
+    merged: bool
+    head_ref: str
+    base_ref: str
+    # The head branch lives in another repository (a fork), or one since deleted.
+    head_elsewhere: bool
+    body: str
+
+
+class RepositoryApi:
+    """One repository, as one installation of the app sees it."""
+
+    def __init__(
+        self,
+        *,
+        app_id: int,
+        private_key: str,
+        api_url: str,
+        installation_id: int,
+        owner: str,
+        repo: str,
+    ) -> None:
+        # Retries are the queue's job: githubkit would otherwise sleep in the worker.
+        self._app = GitHub(
+            AppAuthStrategy(app_id, private_key), base_url=api_url, auto_retry=False
+        )
+        auth = AppAuthStrategy(app_id, private_key).as_installation(installation_id)
+        self._github = self._app.with_auth(auth)
+        self._installation_id = installation_id
+        self.owner = owner
+        self.repo = repo
+
+    def repository(self) -> Repository:
+        with _mapped("reading the repository"):
+            data = self._github.rest.repos.get(self.owner, self.repo).parsed_data
+        return Repository(
+            default_branch=data.default_branch,
+            archived=data.archived,
+            fork=data.fork,
+            clone_url=data.clone_url,
+            html_url=data.html_url,
+        )
+
+    def can_write(self, user: str) -> bool:
+        """Whether `user` may push to the repository, by their collaborator role."""
+        try:
+            with _mapped(f"checking the permission of @{user}"):
+                response = self._github.rest.repos.get_collaborator_permission_level(
+                    self.owner, self.repo, user
+                )
+        except NotFound:
+            return False
+        access = response.parsed_data
+        return access.role_name in WRITE_ROLES or access.permission in WRITE_ROLES
+
+    def react_to_comment(self, comment_id: int) -> None:
+        with _mapped("reacting to the comment"):
+            self._github.rest.reactions.create_for_issue_comment(
+                self.owner, self.repo, comment_id, content="eyes"
+            )
+
+    def react_to_issue(self, number: int) -> None:
+        with _mapped("reacting to the issue"):
+            self._github.rest.reactions.create_for_issue(
+                self.owner, self.repo, number, content="eyes"
+            )
+
+    def remove_label(self, number: int, label: str) -> None:
+        """Remove `label` from the issue; one already gone is fine."""
+        try:
+            with _mapped(f"removing the label {label!r}"):
+                self._github.rest.issues.remove_label(
+                    self.owner, self.repo, number, label
+                )
+        except NotFound:
+            logger.info("label already gone", extra={"repo": self.full_name})
+
+    def find_bot_comment(self, number: int, marker: str) -> int | None:
+        """The id of an app's comment on the issue that holds `marker`, if any."""
+        with _mapped("reading the comments"):
+            comments: Iterable[IssueComment] = self._github.rest.paginate(
+                self._github.rest.issues.list_comments,
+                owner=self.owner,
+                repo=self.repo,
+                issue_number=number,
+                per_page=100,
+            )
+            for comment in comments:
+                if _by_an_app(comment) and marker in (comment.body or ""):
+                    return comment.id
+        return None
+
+    def create_comment(self, number: int, body: str) -> int:
+        with _mapped("commenting"):
+            response = self._github.rest.issues.create_comment(
+                self.owner, self.repo, number, body=body
+            )
+        return response.parsed_data.id
+
+    def update_comment(self, comment_id: int, body: str) -> None:
+        with _mapped("updating the status comment"):
+            self._github.rest.issues.update_comment(
+                self.owner, self.repo, comment_id, body=body
+            )
+
+    def pull_request(self, number: int) -> PullRequestInfo:
+        with _mapped(f"reading pull request #{number}"):
+            data = self._github.rest.pulls.get(self.owner, self.repo, number)
+        return self._pull_request_info(data.parsed_data)
+
+    def bot_pull_requests(self, branch: str) -> list[PullRequestInfo]:
+        """The app's pull requests from `branch`, open and closed, newest first."""
+        with _mapped("looking for earlier pull requests"):
+            found: Iterable[PullRequestSimple] = self._github.rest.paginate(
+                self._github.rest.pulls.list,
+                owner=self.owner,
+                repo=self.repo,
+                state="all",
+                head=f"{self.owner}:{branch}",
+                sort="created",
+                direction="desc",
+                per_page=100,
+            )
+            # The marker tells the app's pull requests from a person's on the branch.
+            return [
+                self._pull_request_info(pull)
+                for pull in found
+                if pull.head.ref == branch and (pull.body or "").startswith(MARKER)
+            ]
+
+    def create_pull_request(
+        self, *, title: str, body: str, head: str, base: str
+    ) -> PullRequestInfo:
+        with _mapped("opening the pull request"):
+            response = self._github.rest.pulls.create(
+                self.owner, self.repo, title=title, body=body, head=head, base=base
+            )
+        return self._pull_request_info(response.parsed_data)
+
+    def update_pull_request(
+        self, number: int, *, title: str, body: str
+    ) -> PullRequestInfo:
+        with _mapped(f"updating pull request #{number}"):
+            response = self._github.rest.pulls.update(
+                self.owner, self.repo, number, title=title, body=body
+            )
+        return self._pull_request_info(response.parsed_data)
+
+    def git_token(self) -> str:
+        """A new installation token for git, limited to this repository's contents."""
+        with _mapped("getting a token for git"):
+            response = self._app.rest.apps.create_installation_access_token(
+                self._installation_id,
+                repositories=[self.repo],
+                permissions={"contents": "write"},
+            )
+        return response.parsed_data.token
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.repo}"
+
+    def _pull_request_info(
+        self, data: PullRequest | PullRequestSimple
+    ) -> PullRequestInfo:
+        head_repo = data.head.repo
+        head_elsewhere = head_repo is None or head_repo.full_name != self.full_name
+        return PullRequestInfo(
+            number=data.number,
+            html_url=data.html_url,
+            open=data.state == "open",
+            merged=data.merged_at is not None,
+            head_ref=data.head.ref,
+            base_ref=data.base.ref,
+            head_elsewhere=head_elsewhere,
+            body=data.body or "",
+        )
+
+
+class NotFound(GitHubError):
+    """GitHub answered 404: the thing is gone, or the app may not see it."""
+
+
+def _by_an_app(comment: IssueComment) -> bool:
+    return comment.user is not None and comment.user.type == "Bot"
+
+
+@contextmanager
+def _mapped(action: str) -> Iterator[None]:
+    """Turn githubkit's failures while doing `action` into Transient or GitHubError.
+
+    The messages name the action and the status, never a header or a token.
+    """
+    try:
+        yield
+    except RequestFailed as error:
+        raise _failure(action, error) from error
+    except RequestError as error:
+        # Timeouts and connection failures: GitHub or the network may recover.
+        raise Transient(f"GitHub could not be reached while {action}") from error
+
+
+def _failure(action: str, error: RequestFailed) -> Exception:
+    response = error.response
+    status = response.status_code
+    headers = response.headers
+    limited = "retry-after" in headers or headers.get("x-ratelimit-remaining") == "0"
+    if status == 429 or (status == 403 and limited):
+        return Transient(
+            f"GitHub's rate limit was hit while {action}", _retry_after(headers)
+        )
+    if status >= 500:
+        return Transient(f"GitHub answered {status} while {action}")
+    if status == 404:
+        return NotFound(f"not found (404) while {action}")
+    return GitHubError(f"GitHub refused ({status}) {action}: {_message(error)}")
+
+
+def _retry_after(headers: httpx.Headers) -> float:
+    """Seconds to wait: `retry-after`, else until `x-ratelimit-reset`, else 60."""
+    retry_after = headers.get("retry-after")
+    if retry_after and retry_after.isdigit():
+        return float(retry_after)
+    reset = headers.get("x-ratelimit-reset")
+    if reset and reset.isdigit():
+        return max(float(reset) - time.time(), 1.0)
+    return DEFAULT_RETRY_AFTER
+
+
+def _message(error: RequestFailed) -> str:
+    """GitHub's own one-line reason for refusing, from the error body."""
+    try:
+        body = error.response.json()
+    except ValueError:
+        return "no reason given"
+    if not isinstance(body, dict):
+        return "no reason given"
+    details = [
+        str(item.get("message") or item.get("code"))
+        for item in body.get("errors") or []
+        if isinstance(item, dict)
+    ]
+    return "; ".join([str(body.get("message") or "no reason given"), *details])

@@ -1,0 +1,263 @@
+"""The fake GitHub REST server: routes, auth, fault injection, every call checked."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from fakehub import apps, issues, pulls, repos, schema
+from fakehub.calls import Context, Handler, Refusal, not_found
+from fakehub.state import World
+
+ROUTE_TABLES = (apps.ROUTES, issues.ROUTES, pulls.ROUTES, repos.ROUTES)
+# Path arguments that may hold slashes, as GitHub's own router allows.
+SLASHED = {"path", "ref"}
+
+
+@dataclass(frozen=True)
+class Logged:
+    """One request the server answered, for assertions such as 'one PR created'."""
+
+    method: str
+    path: str
+    status: int
+    body: Any = None
+
+
+@dataclass
+class Fault:
+    method: str
+    path_pattern: str
+    status: int
+    times: int
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: str
+    matcher: re.Pattern[str]
+    handler: Handler
+
+
+@dataclass
+class FakeGitHub:
+    """An ASGI app answering as GitHub would, from `world`.
+
+    Every request and response is checked against GitHub's REST description;
+    whatever fails lands in `violations`, which the fixture turns into a failure.
+    """
+
+    world: World
+    url: str = ""
+    requests: list[Logged] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    routes: list[Route] = field(default_factory=lambda: list(_routes()))
+
+    def reset(self, world: World) -> None:
+        """Start a new test: a fresh world, no log, violations or pending faults."""
+        self.world = world
+        self.requests.clear()
+        self.violations.clear()
+        self.faults.clear()
+
+    def fail_next(
+        self,
+        method: str,
+        path_pattern: str,
+        status: int = 502,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer the next `times` matching calls with `status` (glob on the path)."""
+        chosen = {"retry-after": "1"} if headers is None else headers
+        self.faults.append(Fault(method.upper(), path_pattern, status, times, chosen))
+
+    def called(self, method: str, path_pattern: str) -> list[Logged]:
+        """The logged requests matching `method` and a glob on the path."""
+        return [
+            each
+            for each in self.requests
+            if each.method == method.upper()
+            and fnmatch.fnmatch(each.path, path_pattern)
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        raw = await request.body()
+        status, body, headers = self.answer(request, raw)
+        data = b"" if body is None else json.dumps(body).encode()
+        media = "application/json; charset=utf-8"
+        await Response(data, status, headers, media)(scope, receive, send)
+
+    def answer(self, request: Request, raw: bytes) -> tuple[int, Any, dict[str, str]]:
+        method, path = request.method, request.url.path
+        parsed = _json(raw)
+        fault = self._take_fault(method, path)
+        if fault:
+            reply = Refusal(fault.status, "Server Error", headers=fault.headers)
+            return self._log(
+                method, path, parsed, reply.status, reply.body(), reply.headers
+            )
+        found = self._route(method, path)
+        if found is None:
+            self.violations.append(f"not implemented here: {method} {path}")
+            return self._log(method, path, parsed, 404, not_found().body(), {})
+        route, arguments = found
+        call = schema.Call(
+            method.lower(),
+            path,
+            route.pattern,
+            raw or None,
+            request.headers.get("content-type", "application/json"),
+            arguments,
+            list(request.query_params.multi_items()),
+            dict(request.headers),
+        )
+        context = Context(
+            self.world,
+            arguments,
+            dict(request.query_params),
+            parsed,
+            url=f"{self.url}{path}",
+        )
+        status, body, headers = self._run(route, call, context, request)
+        return self._log(method, path, parsed, status, body, headers)
+
+    def _run(
+        self, route: Route, call: schema.Call, context: Context, request: Request
+    ) -> tuple[int, Any, dict[str, str]]:
+        try:
+            self._authenticate(route, context, request.headers.get("authorization", ""))
+            problems = schema.request_errors(call)
+            if problems:
+                self.violations.append(f"{call.method.upper()} {call.path}: {problems}")
+                # GitHub says what is wrong in the message; `errors` holds objects.
+                raise Refusal(422, "Invalid request.\n\n" + "\n".join(problems))
+            reply = route.handler(context)
+        except Refusal as refusal:
+            body = refusal.body()
+            self._check_refusal(call, refusal.status, body)
+            return refusal.status, body, refusal.headers
+        shaped = schema.shape(
+            schema.response_schema(route.method, route.pattern, reply.status),
+            reply.body,
+        )
+        self._check(call, reply.status, shaped, reply.headers)
+        return reply.status, shaped, reply.headers
+
+    def _check_refusal(self, call: schema.Call, status: int, body: Any) -> None:
+        # The description omits many error statuses GitHub does send (401, most
+        # 404s); an error it documents must still have the documented shape.
+        operation = schema.description()["paths"][call.path_pattern][call.method]
+        if str(status) in operation["responses"]:
+            self._check(call, status, body, {})
+
+    def _check(
+        self, call: schema.Call, status: int, body: Any, headers: dict[str, str]
+    ) -> None:
+        data = b"" if body is None else json.dumps(body).encode()
+        answer = schema.Answer(status, data, headers)
+        problems = schema.response_errors(call, answer)
+        if problems:
+            self.violations.append(
+                f"response to {call.method.upper()} {call.path} ({status}): {problems}"
+            )
+
+    def _authenticate(self, route: Route, context: Context, header: str) -> None:
+        scheme, _, credential = header.partition(" ")
+        if scheme.lower() not in ("bearer", "token") or not credential:
+            raise Refusal(401, "Requires authentication")
+        if route.pattern.startswith("/app"):
+            self._check_jwt(credential)
+            return
+        token = self.world.live_token(credential)
+        if token is None:
+            raise Refusal(401, "Bad credentials")
+        context.token = token
+        if "owner" in context.arguments and "repo" in context.arguments:
+            full_name = f"{context.arguments['owner']}/{context.arguments['repo']}"
+            # GitHub hides what a token cannot reach rather than forbidding it.
+            if full_name not in self.world.repos or not token.covers(full_name):
+                raise not_found()
+            context.repo = self.world.repos[full_name]
+
+    def _check_jwt(self, credential: str) -> None:
+        app = self.world.app
+        try:
+            claims = jwt.decode(
+                credential,
+                app.public_key,
+                algorithms=["RS256"],
+                options={"require": ["exp", "iat", "iss"], "verify_iat": False},
+            )
+        except jwt.PyJWTError as error:
+            raise Refusal(
+                401, f"A JSON web token could not be decoded: {error}"
+            ) from None
+        if str(claims["iss"]) != str(app.id):
+            raise Refusal(401, "'Issuer' claim ('iss') must be an Integer")
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        for fault in self.faults:
+            if fault.method == method and fnmatch.fnmatch(path, fault.path_pattern):
+                fault.times -= 1
+                if fault.times == 0:
+                    self.faults.remove(fault)
+                return fault
+        return None
+
+    def _route(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        for route in self.routes:
+            matched = route.matcher.fullmatch(path)
+            if route.method == method and matched:
+                return route, matched.groupdict()
+        return None
+
+    def _log(
+        self,
+        method: str,
+        path: str,
+        parsed: Any,
+        status: int,
+        body: Any,
+        headers: dict[str, str],
+    ) -> tuple[int, Any, dict[str, str]]:
+        self.requests.append(Logged(method, path, status, parsed))
+        return status, body, headers
+
+
+def _routes() -> list[Route]:
+    routes = []
+    for table in ROUTE_TABLES:
+        for method, pattern, handler in table:
+            routes.append(Route(method, pattern, _matcher(pattern), handler))
+    return routes
+
+
+def _matcher(pattern: str) -> re.Pattern[str]:
+    def group(match: re.Match[str]) -> str:
+        name = match.group(1)
+        allowed = ".+" if name in SLASHED else "[^/]+"
+        return f"(?P<{name}>{allowed})"
+
+    return re.compile(re.sub(r"\{(\w+)\}", group, pattern))
+
+
+def _json(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode(errors="replace")
