@@ -1,0 +1,184 @@
+"""The web app: GitHub's deliveries verified, routed and queued; health checks."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request as HttpRequest
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from bot.queue import Handlers, JobQueue, flow_handlers, open_queue
+from bot.request import Request
+from bot.settings import Settings
+from bot.store import Store, open_store
+from bot.webhooks import (
+    Delivery,
+    Ignored,
+    InstallationChange,
+    MalformedPayload,
+    route,
+    signature_is_valid,
+)
+
+logger = logging.getLogger(__name__)
+
+# GitHub caps a delivery's payload at 25 MB and drops larger ones itself.
+MAX_BODY_BYTES = 25 * 1024 * 1024
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    outcome: str
+    reason: str = ""
+
+
+def create_app(
+    settings: Settings, *, workers: int = 0, handlers: Handlers | None = None
+) -> Starlette:
+    """The app; with `workers`, that many job threads run inside it."""
+    store = open_store(settings)
+    queue = open_queue(settings, handlers or flow_handlers(settings))
+    webhook = _WebhookEndpoint(settings, store, queue)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        consumer = queue.start_in_process(workers) if workers else None
+        try:
+            yield
+        finally:
+            if consumer is not None:
+                await run_in_threadpool(consumer.shut_down)
+            store.close()
+
+    async def ready(request: HttpRequest) -> Response:
+        try:
+            await run_in_threadpool(queue.check)
+            await run_in_threadpool(store.check)
+        except Exception as error:
+            logger.warning("not ready", exc_info=True)
+            reason = f"queue unreachable: {type(error).__name__}"
+            return PlainTextResponse(reason, status_code=503)
+        return PlainTextResponse("ready")
+
+    return Starlette(
+        routes=[
+            Route("/webhook", webhook.receive, methods=["POST"]),
+            Route("/healthz", _healthy, methods=["GET"]),
+            Route("/readyz", ready, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+
+
+async def _healthy(request: HttpRequest) -> Response:
+    return PlainTextResponse("ok")
+
+
+class _WebhookEndpoint:
+    """POST /webhook: answer within GitHub's 10 s, having queued what it asks."""
+
+    def __init__(self, settings: Settings, store: Store, queue: JobQueue) -> None:
+        self.settings = settings
+        self.store = store
+        self.queue = queue
+
+    async def receive(self, request: HttpRequest) -> Response:
+        headers = request.headers
+        context = {
+            "delivery": headers.get("x-github-delivery", ""),
+            "event": headers.get("x-github-event", ""),
+            "repo": "",
+        }
+        try:
+            answer = await self._answer(request, context)
+        except Exception:
+            logger.exception("webhook failed", extra=context)
+            answer = _Answer(500, "error", "could not queue it; redeliver it later")
+        level = logging.WARNING if answer.status >= 400 else logging.INFO
+        logger.log(
+            level,
+            "webhook answered",
+            extra={**context, "status": answer.status, "outcome": answer.outcome}
+            | ({"reason": answer.reason} if answer.reason else {}),
+        )
+        body = {"outcome": answer.outcome, "reason": answer.reason}
+        return JSONResponse(body, status_code=answer.status)
+
+    async def _answer(self, request: HttpRequest, context: dict[str, str]) -> _Answer:
+        try:
+            body = await _read_body(request)
+        except _BodyTooLarge:
+            return _Answer(413, "rejected", f"larger than {MAX_BODY_BYTES} bytes")
+        signature = request.headers.get("x-hub-signature-256")
+        if not signature_is_valid(self.settings.webhook_secret, body, signature):
+            return _Answer(401, "rejected", "missing or wrong X-Hub-Signature-256")
+        problem = _header_problem(request, context)
+        if problem:
+            return _Answer(400, "rejected", problem)
+        try:
+            payload = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return _Answer(400, "rejected", "the body is not JSON")
+        if not isinstance(payload, dict):
+            return _Answer(400, "rejected", "the body is not a JSON object")
+        delivery = Delivery(context["delivery"], context["event"], payload)
+        context["repo"] = delivery.repository
+        try:
+            outcome = route(delivery, self.settings.bot_login)
+        except MalformedPayload as error:
+            return _Answer(400, "rejected", str(error))
+        if isinstance(outcome, Ignored):
+            return _Answer(200, "ignored", outcome.reason)
+        return await run_in_threadpool(self._record, delivery, outcome)
+
+    def _record(
+        self, delivery: Delivery, outcome: Request | InstallationChange
+    ) -> _Answer:
+        """Queue the request or store the change, once per delivery id."""
+        if not self.store.claim_delivery(delivery.id):
+            return _Answer(200, "duplicate", "this delivery was handled before")
+        try:
+            if isinstance(outcome, Request):
+                self.queue.enqueue(outcome)
+                return _Answer(202, "queued")
+            self.store.apply(outcome)
+        except Exception:
+            # Unclaim it, so that a redelivery gets another chance.
+            self.store.release_delivery(delivery.id)
+            raise
+        return _Answer(200, "installation updated")
+
+
+def _header_problem(request: HttpRequest, context: dict[str, str]) -> str | None:
+    if not context["delivery"] or not context["event"]:
+        return "missing X-GitHub-Delivery or X-GitHub-Event"
+    media_type = request.headers.get("content-type", "").partition(";")[0]
+    if media_type.strip().lower() != "application/json":
+        return "the webhook's content type must be application/json"
+    return None
+
+
+async def _read_body(request: HttpRequest) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,247 @@
+"""The job queue: huey tasks that acknowledge and process requests, and consumers."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from huey import PriorityRedisExpireHuey, SqliteHuey  # type: ignore[import-untyped]
+from huey.api import Huey, Task  # type: ignore[import-untyped]
+from huey.consumer import Consumer  # type: ignore[import-untyped]
+from huey.exceptions import (  # type: ignore[import-untyped]
+    RetryTask,
+    TaskLockedException,
+)
+from huey.signals import SIGNAL_INTERRUPTED  # type: ignore[import-untyped]
+
+from bot.request import Request
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+QUEUE_NAME = "wandb-inject"
+# Acknowledgements jump ahead of jobs waiting in the queue.
+ACKNOWLEDGE_PRIORITY = 100
+PROCESS_RETRIES = 5
+RETRY_DELAY_SECONDS = 30.0
+RETRY_BACKOFF = 2.0
+LOCKED_RETRY_SECONDS = 15.0
+# A worker killed mid-job leaves its repository's lock behind; in Redis the lock
+# expires after this long. A job must finish well within it.
+REDIS_LOCK_SECONDS = 3600
+# Longest an idle worker waits before looking at a SQLite queue again.
+POLL_SECONDS = 1.0
+SHUTDOWN_SECONDS = 30.0
+_LOCK_PREFIX = "repo:"
+
+
+class RetryLater(Exception):
+    """A retryable failure: retry after `delay` seconds, or on the queue's backoff."""
+
+    def __init__(self, delay: float | None = None, reason: str = "") -> None:
+        super().__init__(reason or "retryable failure")
+        self.delay = delay
+
+
+@dataclass(frozen=True)
+class Handlers:
+    """What the tasks call; `process` raises RetryLater for a retryable failure."""
+
+    acknowledge: Callable[[Request], None]
+    process: Callable[[Request], None]
+
+
+def flow_handlers(settings: Settings) -> Handlers:
+    """The job's own steps from bot.flow, its Transient turned into RetryLater."""
+
+    def acknowledge(request: Request) -> None:
+        _flow().acknowledge(request, settings)
+
+    def process(request: Request) -> None:
+        flow = _flow()
+        try:
+            flow.process(request, settings)
+        except flow.Transient as error:
+            raise RetryLater(error.retry_after, str(error)) from error
+
+    return Handlers(acknowledge, process)
+
+
+def _flow() -> ModuleType:
+    # Imported when a task runs, not with this module: a web-only process never
+    # loads the job's GitHub client, git and codemods.
+    return importlib.import_module("bot.flow")
+
+
+def open_queue(settings: Settings, handlers: Handlers) -> JobQueue:
+    """Redis for a `redis://` queue URL, else a SQLite file."""
+    if settings.uses_redis:
+        huey = PriorityRedisExpireHuey(
+            QUEUE_NAME, url=settings.queue_url, results=False
+        )
+        return JobQueue(huey, handlers, lock_seconds=REDIS_LOCK_SECONDS)
+    path = settings.sqlite_queue_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # fsync on every commit: a 202 promises the request survives a crash.
+    huey = SqliteHuey(QUEUE_NAME, filename=str(path), results=False, fsync=True)
+    return JobQueue(huey, handlers, lock_seconds=None)
+
+
+class JobQueue:
+    """Both tasks on one huey instance, with their retry and locking rules."""
+
+    def __init__(
+        self,
+        huey: Huey,
+        handlers: Handlers,
+        *,
+        lock_seconds: int | None,
+        retries: int = PROCESS_RETRIES,
+        retry_delay: float = RETRY_DELAY_SECONDS,
+        locked_delay: float = LOCKED_RETRY_SECONDS,
+    ) -> None:
+        self.huey = huey
+        self.handlers = handlers
+        self.lock_seconds = lock_seconds
+        self.retries = retries
+        self.retry_delay = retry_delay
+        self.locked_delay = locked_delay
+        self._acknowledge_task = huey.task(
+            priority=ACKNOWLEDGE_PRIORITY, name="acknowledge_task"
+        )(self._acknowledge)
+        self._process_task = huey.task(
+            retries=retries, context=True, name="process_task"
+        )(self._process)
+        huey.signal(SIGNAL_INTERRUPTED)(self._requeue_interrupted)
+
+    def enqueue(self, request: Request) -> None:
+        """Queue the acknowledgement, and the job to follow it, in one write."""
+        request_json = json.dumps(request.to_json())
+        pipeline = self._acknowledge_task.s(request_json).then(
+            self._process_task, request_json
+        )
+        self.huey.enqueue(pipeline)
+
+    def check(self) -> None:
+        """Raise unless the queue's storage answers."""
+        self.huey.pending_count()
+
+    def start_in_process(self, workers: int) -> InProcessConsumer:
+        """Worker threads inside this process, leaving signals to its server."""
+        self._flush_stale_locks()
+        consumer = InProcessConsumer(
+            self.huey,
+            workers=workers,
+            periodic=False,
+            max_delay=POLL_SECONDS,
+            shutdown_timeout=SHUTDOWN_SECONDS,
+        )
+        consumer.start()
+        return consumer
+
+    def run_consumer(self, workers: int) -> None:
+        """Run huey's own consumer on this main thread until SIGINT or SIGTERM."""
+        self._flush_stale_locks()
+        consumer = self.huey.create_consumer(
+            workers=workers,
+            periodic=False,
+            max_delay=POLL_SECONDS,
+            shutdown_timeout=SHUTDOWN_SECONDS,
+        )
+        consumer.run()
+
+    def _acknowledge(self, request_json: str) -> None:
+        request = Request.from_json(json.loads(request_json))
+        try:
+            self.handlers.acknowledge(request)
+        except Exception:
+            # A missing reaction must not cost the job: it runs all the same.
+            logger.exception("acknowledgement failed", extra=_context(request))
+
+    def _process(self, request_json: str, task: Task) -> None:
+        request = Request.from_json(json.loads(request_json))
+        context = _context(request)
+        lock = self.huey.lock_task(
+            _LOCK_PREFIX + request.full_name.lower(), ttl=self.lock_seconds
+        )
+        try:
+            with lock:
+                self.handlers.process(request)
+        except TaskLockedException:
+            # Waiting for another job on the repository is not a failed attempt.
+            logger.info("repository busy, job waits", extra=context)
+            raise RetryTask(delay=self.locked_delay) from None
+        except RetryLater as error:
+            self._retry(task, error, context)
+        except Exception:
+            # The job reported the failure on its status comment itself.
+            logger.exception("job failed", extra=context)
+        else:
+            logger.info("job done", extra=context)
+
+    def _retry(self, task: Task, error: RetryLater, context: dict[str, Any]) -> None:
+        if task.retries <= 0:
+            logger.error(
+                "job gave up after retries",
+                extra={**context, "reason": str(error), "attempts": self.retries + 1},
+            )
+            return
+        attempt = self.retries - task.retries
+        delay = error.delay
+        if delay is None:
+            delay = self.retry_delay * RETRY_BACKOFF**attempt
+        # huey hands back one retry for a RetryTask before it takes one for the
+        # requeue; taking it here makes this attempt count against the limit.
+        task.retries -= 1
+        logger.warning(
+            "job will retry",
+            extra={**context, "reason": str(error), "delay": delay},
+        )
+        raise RetryTask(delay=delay) from error
+
+    def _requeue_interrupted(self, signal: str, task: Task) -> None:
+        # Shutdown cut this task off: it runs again when a consumer next starts.
+        logger.warning("task interrupted, queued again", extra={"task": task.id})
+        self.huey.enqueue(task)
+
+    def _flush_stale_locks(self) -> None:
+        # Locks without a time limit (SQLite) outlive only a consumer that died
+        # mid-job. One consumer serves a SQLite queue, so at its start every
+        # repository lock is stale.
+        if self.lock_seconds is not None:
+            return
+        prefix = f"{self.huey.name}.lock.{_LOCK_PREFIX}"
+        for key in self.huey.storage.result_items():
+            if key.startswith(prefix):
+                logger.warning("stale repository lock removed", extra={"lock": key})
+                self.huey.delete(key)
+
+
+class InProcessConsumer(Consumer):  # type: ignore[misc]
+    """huey's consumer, minus its signal handlers, for a thread of the web server.
+
+    The stock one installs SIGINT and SIGTERM handlers on start: that fails off
+    the main thread, and on it takes the signals from uvicorn.
+    """
+
+    def _set_signal_handlers(self) -> None:
+        return
+
+    def shut_down(self) -> None:
+        """Give running jobs a while to finish; queue again the ones cut off."""
+        self.stop(graceful=True)
+        self.huey.notify_interrupted_tasks()
+
+
+def _context(request: Request) -> dict[str, Any]:
+    return {
+        "delivery": request.delivery_id,
+        "installation": request.installation_id,
+        "repo": request.full_name,
+        "trigger": str(request.trigger),
+    }
