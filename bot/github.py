@@ -201,6 +201,17 @@ class RepositoryApi:
             )
         return self._pull_request_info(response.parsed_data)
 
+    def bot_account(self) -> tuple[str, int]:
+        """The app's bot user, its login (`slug[bot]`) and id, for authorship."""
+        with _mapped("reading the app"):
+            app = self._app.rest.apps.get_authenticated().parsed_data
+        if app is None or not isinstance(app.slug, str):
+            raise GitHubError("GitHub did not name the app (GET /app)")
+        login = f"{app.slug}[bot]"
+        with _mapped(f"reading the user {login}"):
+            user = self._github.rest.users.get_by_username(login).parsed_data
+        return login, user.id
+
     def git_token(self) -> str:
         """A new installation token for git, limited to this repository's contents."""
         with _mapped("getting a token for git"):

@@ -50,10 +50,13 @@ class RetryLater(Exception):
 
 @dataclass(frozen=True)
 class Handlers:
-    """What the tasks call; `process` raises RetryLater for a retryable failure."""
+    """What the tasks call. `process` raises RetryLater for a retryable failure;
+    `give_up` reports one still failing at the last attempt, with its reason and
+    the number of attempts."""
 
     acknowledge: Callable[[Request], None]
     process: Callable[[Request], None]
+    give_up: Callable[[Request, str, int], None]
 
 
 def flow_handlers(settings: Settings) -> Handlers:
@@ -69,7 +72,10 @@ def flow_handlers(settings: Settings) -> Handlers:
         except flow.Transient as error:
             raise RetryLater(error.retry_after, str(error)) from error
 
-    return Handlers(acknowledge, process)
+    def give_up(request: Request, reason: str, attempts: int) -> None:
+        _flow().give_up(request, settings, reason, attempts)
+
+    return Handlers(acknowledge, process, give_up)
 
 
 def _flow() -> ModuleType:
@@ -177,19 +183,22 @@ class JobQueue:
             logger.info("repository busy, job waits", extra=context)
             raise RetryTask(delay=self.locked_delay) from None
         except RetryLater as error:
-            self._retry(task, error, context)
+            self._retry(task, request, error)
         except Exception:
             # The job reported the failure on its status comment itself.
             logger.exception("job failed", extra=context)
         else:
             logger.info("job done", extra=context)
 
-    def _retry(self, task: Task, error: RetryLater, context: dict[str, Any]) -> None:
+    def _retry(self, task: Task, request: Request, error: RetryLater) -> None:
+        context = _context(request)
         if task.retries <= 0:
+            attempts = self.retries + 1
             logger.error(
                 "job gave up after retries",
-                extra={**context, "reason": str(error), "attempts": self.retries + 1},
+                extra={**context, "reason": str(error), "attempts": attempts},
             )
+            self._give_up(request, str(error), attempts)
             return
         attempt = self.retries - task.retries
         delay = error.delay
@@ -203,6 +212,13 @@ class JobQueue:
             extra={**context, "reason": str(error), "delay": delay},
         )
         raise RetryTask(delay=delay) from error
+
+    def _give_up(self, request: Request, reason: str, attempts: int) -> None:
+        try:
+            self.handlers.give_up(request, reason, attempts)
+        except Exception:
+            # GitHub may be what keeps failing: the log still has the reason.
+            logger.exception("giving up could not be reported", extra=_context(request))
 
     def _requeue_interrupted(self, signal: str, task: Task) -> None:
         # Shutdown cut this task off: it runs again when a consumer next starts.

@@ -38,7 +38,10 @@ class Recorder:
         self.processed: list[Request] = []
 
     def handlers(self) -> Handlers:
-        return Handlers(self.acknowledged.append, self.processed.append)
+        return Handlers(self.acknowledged.append, self.processed.append, self.give_up)
+
+    def give_up(self, request: Request, reason: str, attempts: int) -> None:
+        raise AssertionError(f"no job here retries, yet {request} gave up: {reason}")
 
 
 def settings_for(tmp_path: Path, queue_url: str | None = None) -> Settings:

@@ -75,10 +75,12 @@ class Recorder:
     process_script: Script | None = None
     acknowledge_script: Script | None = None
     calls: list[Call] = field(default_factory=list)
+    # What each give_up call reported: the request, the reason, the attempts.
+    gave_up: list[tuple[Request, str, int]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def handlers(self) -> Handlers:
-        return Handlers(self._acknowledge, self._process)
+        return Handlers(self._acknowledge, self._process, self._give_up)
 
     def steps(self, step: str) -> list[Call]:
         return [call for call in list(self.calls) if call.step == step]
@@ -97,6 +99,9 @@ class Recorder:
 
     def _process(self, request: Request) -> None:
         self._run("process", request, self.process_script)
+
+    def _give_up(self, request: Request, reason: str, attempts: int) -> None:
+        self.gave_up.append((request, reason, attempts))
 
     def _run(self, step: str, request: Request, script: Script | None) -> None:
         with self._lock:
@@ -331,6 +336,9 @@ def test_job_that_keeps_failing_gives_up_after_its_retries(
     [gave_up] = logs("job gave up after retries")
     assert gave_up.attempts == RETRIES + 1  # type: ignore[attr-defined]
     assert queue.huey.pending_count() + queue.huey.scheduled_count() == 0
+    assert [(reason, attempts) for _, reason, attempts in recorder.gave_up] == [
+        ("still down", RETRIES + 1)
+    ]
 
 
 def test_unexpected_exception_is_not_retried(
@@ -351,6 +359,8 @@ def test_unexpected_exception_is_not_retried(
     consumer.shut_down()
     assert len(recorder.steps("process")) == 1
     assert logs("job failed")[0].exc_info is not None
+    # The job itself reports a failure that is not retried.
+    assert recorder.gave_up == []
     assert queue.huey.pending_count() + queue.huey.scheduled_count() == 0
 
 

@@ -158,7 +158,12 @@ def _placeholder_string(schema: dict[str, Any]) -> str:
 
 
 def _choose(schema: dict[str, Any], value: Any) -> dict[str, Any]:
-    """The one of `schema`'s alternatives `value` fits best: its type, then its keys."""
+    """The one of `schema`'s alternatives `value` fits best: the one its
+    discriminator names, else by its type, then its keys."""
+    discriminator = schema.get("discriminator", {})
+    named = isinstance(value, dict) and value.get(discriminator.get("propertyName"))
+    if named in discriminator.get("mapping", {}):
+        return _flatten(_resolve({"$ref": discriminator["mapping"][named]}))
     options = [
         _flatten(_resolve(each)) for each in schema.get("oneOf") or schema["anyOf"]
     ]

@@ -1,0 +1,305 @@
+"""What the queue runs for each request: acknowledge it, then do the job on GitHub."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from bot.github import (
+    GitHubError,
+    PullRequestInfo,
+    Repository,
+    RepositoryApi,
+    Transient,
+)
+from bot.job import JobResult, Overrides, run_job, write_changes
+from bot.pr_body import (
+    MARKER,
+    MAX_BODY_LENGTH,
+    RECREATE_COMMAND,
+    LineUrl,
+    left_alone_lines,
+)
+from bot.repo_config import RepoConfigError
+from bot.request import Request, Trigger
+from bot.settings import Settings
+from bot.webhooks import COMMAND, LABEL
+from bot.workspace import BranchTaken, Remote, cloned
+from bot.worktree import GitError, Identity
+
+__all__ = ["Transient", "acknowledge", "give_up", "process"]
+
+logger = logging.getLogger(__name__)
+
+BRANCH_PREFIX = "wandb-inject/"
+# The status comment lists at most this many files left alone.
+MAX_STATUS_LINES = 20
+# What a status comment adds around a pull request body it quotes.
+STATUS_ROOM = 1_000
+
+QUEUED = "**Queued.** @{user} asked for W&B tracking; I will start shortly."
+WORKING = "**Working.** Looking for training scripts on `{base}`."
+NOT_UNDERSTOOD = "**Not understood:** {problem}"
+REFUSED = (
+    "**Refused.** Sorry @{user}, only people with write access to this "
+    "repository can ask me for a pull request. A maintainer can ask instead."
+)
+NOTHING_TO_DO = "**Nothing to do:** {reason}."
+NOT_WANTED = (
+    "**Not wanted:** a previous pull request from `{branch}` (#{number}) was "
+    "closed without merging, so I opened no other. Comment `{recreate}` to get "
+    "a new one."
+)
+BAD_SETTINGS = "**Stopped:** the settings file has problems:\n\n{problems}"
+BRANCH_TAKEN = (
+    "**Stopped:** {reason}. I never overwrite other people's commits: merge or "
+    "delete `{branch}`, then ask again."
+)
+DRY_RUN = (
+    "**Dry run:** nothing was pushed. The pull request into `{base}` would read:"
+    "\n\n<details><summary>{title}</summary>\n\n{body}\n</details>"
+)
+OPENED = "**PR opened:** #{number} ({url})"
+UPDATED = "**PR updated:** #{number} ({url})"
+FAILED = "**Failed:** {reason}."
+GAVE_UP = (
+    "**Failed:** {reason}, on each of {attempts} attempts. Comment `{command}` "
+    "to try again."
+)
+RETRYING = "**Retrying:** {reason}; I will try again in about {minutes} min."
+REQUESTED_IN = "Requested in #{number} by @{user}."
+UNEXPECTED = "an unexpected error ({kind}); the app's logs have the details"
+
+
+def acknowledge(request: Request, settings: Settings) -> None:
+    """React to the request, drop the trigger label, and post the status comment."""
+    api = _api(request, settings)
+    if request.comment_id is not None:
+        api.react_to_comment(request.comment_id)
+    else:
+        api.react_to_issue(request.number)
+    if request.trigger is Trigger.ISSUE_LABEL:
+        api.remove_label(request.number, LABEL)
+    StatusComment(api, request).show(QUEUED.format(user=request.requested_by))
+    logger.info("request acknowledged", extra=_context(request))
+
+
+def process(request: Request, settings: Settings) -> None:
+    """Do the job and leave its outcome on the status comment.
+
+    Transient failures are re-raised for the queue to retry; any other
+    failure is reported as `failed` and re-raised.
+    """
+    api = _api(request, settings)
+    status = StatusComment(api, request)
+    context = _context(request)
+    try:
+        outcome = _outcome(request, settings, api, status)
+    except Transient as error:
+        logger.warning("job will be retried: %s", error.reason, extra=context)
+        minutes = max(1, round((error.retry_after or 60) / 60))
+        status.show(RETRYING.format(reason=error.reason, minutes=minutes))
+        raise
+    except Exception as error:
+        logger.exception("job failed", extra=context)
+        status.show(FAILED.format(reason=_reason(error)))
+        raise
+    status.show(outcome)
+    logger.info("job done", extra=context)
+
+
+def give_up(request: Request, settings: Settings, reason: str, attempts: int) -> None:
+    """Leave a failure that outlasted the queue's retries on the status comment."""
+    status = StatusComment(_api(request, settings), request)
+    status.show(GAVE_UP.format(reason=reason, attempts=attempts, command=COMMAND))
+
+
+class StatusComment:
+    """The one comment that tells the requester how their request is going."""
+
+    def __init__(self, api: RepositoryApi, request: Request) -> None:
+        self._api = api
+        self._number = request.number
+        self._marker = f"<!-- wandb-inject status {request.delivery_id} -->"
+        self._comment_id: int | None = None
+
+    def show(self, text: str) -> None:
+        body = f"{self._marker}\n{text}"
+        # A retried acknowledgement or job finds the comment its first try made.
+        if self._comment_id is None:
+            self._comment_id = self._api.find_bot_comment(self._number, self._marker)
+        if self._comment_id is None:
+            self._comment_id = self._api.create_comment(self._number, body)
+        else:
+            self._api.update_comment(self._comment_id, body)
+
+
+@dataclass(frozen=True)
+class Target:
+    """The branch the change starts from, and the pull request that asked for it."""
+
+    base: str
+    on_bot_pull_request: bool = False
+
+    @property
+    def branch(self) -> str:
+        return BRANCH_PREFIX + self.base
+
+
+def _outcome(
+    request: Request, settings: Settings, api: RepositoryApi, status: StatusComment
+) -> str:
+    if request.problem:
+        return NOT_UNDERSTOOD.format(problem=request.problem)
+    if not api.can_write(request.requested_by):
+        return REFUSED.format(user=request.requested_by)
+    repository = api.repository()
+    if repository.archived:
+        return NOTHING_TO_DO.format(reason="the repository is archived")
+    target = _target(request, api, repository)
+    if isinstance(target, str):
+        return NOTHING_TO_DO.format(reason=target)
+    earlier = api.bot_pull_requests(target.branch)
+    open_pull = next((pull for pull in earlier if pull.open), None)
+    declined = earlier and not earlier[0].merged and not earlier[0].open
+    if open_pull is None and declined and not request.arguments.recreate:
+        number = earlier[0].number
+        return NOT_WANTED.format(
+            branch=target.branch, number=number, recreate=RECREATE_COMMAND
+        )
+    status.show(WORKING.format(base=target.base))
+    return _change(request, settings, api, repository, target, open_pull)
+
+
+def _target(
+    request: Request, api: RepositoryApi, repository: Repository
+) -> Target | str:
+    """Where to start from, or why not to start at all."""
+    if request.trigger is not Trigger.PR_COMMENT:
+        return Target(repository.default_branch)
+    pull = api.pull_request(request.number)
+    # `/wandb-inject recreate` on the bot's own pull request rebuilds it.
+    if pull.head_ref.startswith(BRANCH_PREFIX) and pull.body.startswith(MARKER):
+        return Target(pull.base_ref, on_bot_pull_request=True)
+    if pull.head_elsewhere:
+        return "the pull request's branch is in a fork, where the app cannot push"
+    if not pull.open:
+        return "the pull request is closed"
+    return Target(pull.head_ref)
+
+
+def _change(
+    request: Request,
+    settings: Settings,
+    api: RepositoryApi,
+    repository: Repository,
+    target: Target,
+    open_pull: PullRequestInfo | None,
+) -> str:
+    remote = Remote(repository.clone_url, api.git_token())
+    with cloned(remote, target.base) as workspace:
+        try:
+            result = run_job(
+                workspace.tree,
+                fallback_project=request.repo,
+                line_url=_line_url(repository.html_url, target.branch),
+                overrides=Overrides(request.arguments.project, request.arguments.paths),
+            )
+        except RepoConfigError as error:
+            problems = "\n".join(f"- {problem}" for problem in error.problems)
+            return BAD_SETTINGS.format(problems=problems)
+        reason = result.nothing_to_do()
+        if reason is not None:
+            return _nothing_to_do(reason, result)
+        if request.arguments.dry_run:
+            return _dry_run(target, result)
+        paths = write_changes(workspace.tree, result.reports)
+        message = result.title + "\n\n" + "\n".join(paths)
+        try:
+            workspace.push(target.branch, paths, message, _identity(api))
+        except BranchTaken as error:
+            return BRANCH_TAKEN.format(reason=error, branch=target.branch)
+    body = _with_request_note(result.body, request, target)
+    if open_pull is not None:
+        pull = api.update_pull_request(open_pull.number, title=result.title, body=body)
+        return UPDATED.format(number=pull.number, url=pull.html_url)
+    pull = api.create_pull_request(
+        title=result.title, body=body, head=target.branch, base=target.base
+    )
+    return OPENED.format(number=pull.number, url=pull.html_url)
+
+
+def _nothing_to_do(reason: str, result: JobResult) -> str:
+    excluded = result.scan.excluded if result.scan else []
+    lines = list(left_alone_lines(result.reports, excluded))
+    if len(lines) > MAX_STATUS_LINES:
+        more = len(lines) - MAX_STATUS_LINES
+        lines = [*lines[:MAX_STATUS_LINES], f"- and {more} more"]
+    summary = NOTHING_TO_DO.format(reason=reason)
+    return "\n\n".join([summary, "\n".join(lines)]) if lines else summary
+
+
+def _dry_run(target: Target, result: JobResult) -> str:
+    body = result.body
+    # The status comment has GitHub's length limit too, and wraps the body.
+    room = MAX_BODY_LENGTH - STATUS_ROOM
+    if len(body) > room:
+        body = body[:room] + "\n\n(Cut short.)"
+    return DRY_RUN.format(base=target.base, title=result.title, body=body)
+
+
+def _with_request_note(body: str, request: Request, target: Target) -> str:
+    """The body, linking the issue or pull request the request came from.
+
+    It mentions the issue without closing it: the pull request may be declined.
+    """
+    if target.on_bot_pull_request:
+        return body
+    note = REQUESTED_IN.format(number=request.number, user=request.requested_by)
+    # A body already at GitHub's limit goes without the note rather than fail.
+    if len(body) + len(note) + 1 > MAX_BODY_LENGTH:
+        return body
+    return f"{body}\n{note}\n"
+
+
+def _line_url(html_url: str, branch: str) -> LineUrl:
+    def line_url(path: str, line: int) -> str:
+        return f"{html_url}/blob/{quote(branch)}/{quote(path)}#L{line}"
+
+    return line_url
+
+
+def _identity(api: RepositoryApi) -> Identity:
+    login, user_id = api.bot_account()
+    # The address GitHub ties commits to the app's bot account by.
+    return Identity(login, f"{user_id}+{login}@users.noreply.github.com")
+
+
+def _api(request: Request, settings: Settings) -> RepositoryApi:
+    return RepositoryApi(
+        app_id=settings.app_id,
+        private_key=settings.private_key,
+        api_url=settings.github_api_url,
+        installation_id=request.installation_id,
+        owner=request.owner,
+        repo=request.repo,
+    )
+
+
+def _reason(error: Exception) -> str:
+    """A failure's reason fit for a public comment: ours verbatim, others by kind."""
+    # Our own errors carry one line written for people; others may hold anything.
+    if isinstance(error, GitError | GitHubError):
+        return str(error)
+    return UNEXPECTED.format(kind=type(error).__name__)
+
+
+def _context(request: Request) -> dict[str, Any]:
+    return {
+        "delivery": request.delivery_id,
+        "installation": request.installation_id,
+        "repo": request.full_name,
+        "trigger": str(request.trigger),
+    }
