@@ -1,0 +1,177 @@
+"""`wandb-inject serve` and `worker` as real processes: settings, answers, shutdown."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from deliveries import Sender
+from fakehub.fixtures import Hub
+from gitrepos import EXAMPLE
+from redis_server import redis_server_fixture, redis_url_fixture  # noqa: F401
+
+START_SECONDS = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def environment(tmp_path: Path, hub: Hub, **more: str) -> dict[str, str]:
+    """Settings for the app registered on the fake, its key in a file."""
+    app = hub.world.app
+    key_file = tmp_path / "app.pem"
+    key_file.write_text(app.private_key)
+    variables = {
+        "WANDB_INJECT_APP_ID": str(app.id),
+        "WANDB_INJECT_PRIVATE_KEY_PATH": str(key_file),
+        "WANDB_INJECT_WEBHOOK_SECRET": app.webhook_secret,
+        "WANDB_INJECT_GITHUB_API_URL": hub.url,
+        "WANDB_INJECT_DATA_DIR": str(tmp_path / "data"),
+        "WANDB_INJECT_LISTEN": f"127.0.0.1:{free_port()}",
+    }
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_INJECT")}
+    return clean | variables | more
+
+
+def start(command: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", command],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def stop(process: subprocess.Popen[str]) -> tuple[int, str]:
+    """SIGTERM, as a container runtime sends it; the exit code and the output."""
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=START_SECONDS)
+    return process.returncode, output
+
+
+def stopped_cleanly(code: int, output: str) -> bool:
+    # uvicorn shuts down, then dies of the signal it caught, as the default
+    # handler would have: the exit status still says SIGTERM.
+    return code in (0, -signal.SIGTERM) and "Traceback" not in output
+
+
+def eventually(check: Callable[[], object], what: str) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def answering(url: str, process: subprocess.Popen[str]) -> httpx.Response:
+    response: list[httpx.Response] = []
+
+    def answered() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"it exited: {process.communicate()[0]}")
+        try:
+            response.append(httpx.get(url, timeout=1))
+        except httpx.TransportError:
+            return False
+        return True
+
+    eventually(answered, url)
+    return response[0]
+
+
+@pytest.fixture
+def served(tmp_path: Path, github: Hub) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    env = environment(tmp_path, github)
+    process = start("serve", env)
+    try:
+        yield f"http://{env['WANDB_INJECT_LISTEN']}", process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def test_serve_without_settings_names_every_missing_one(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_INJECT")}
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=START_SECONDS,
+        check=False,
+    )
+
+    assert done.returncode == 2
+    for name in ("APP_ID", "PRIVATE_KEY", "WEBHOOK_SECRET"):
+        assert f"WANDB_INJECT_{name}" in done.stderr
+    assert done.stderr.startswith("wandb-inject: error: the app's settings")
+
+
+def test_serve_runs_the_app_and_its_jobs_in_one_process(
+    served: tuple[str, subprocess.Popen[str]], github: Hub
+) -> None:
+    url, process = served
+    world = github.world
+    repo = world.add_repo("acme", "digits", {"train.py": EXAMPLE.read_bytes()})
+    world.grant("acme", "digits", "alice", "write")
+    issue = world.open_issue("acme", "digits", "Track training")
+
+    health = answering(f"{url}/healthz", process)
+    ready = httpx.get(f"{url}/readyz")
+    queued = Sender(github, url).comment(repo, issue.number, "/wandb-inject", "alice")
+    eventually(lambda: world.pulls("acme", "digits"), "the pull request")
+    code, output = stop(process)
+
+    assert (health.status_code, health.text) == (200, "ok")
+    assert (ready.status_code, ready.text) == (200, "ready")
+    assert queued.status_code == 202
+    assert stopped_cleanly(code, output), output
+    delivery = queued.request.headers["x-github-delivery"]
+    [line] = [each for each in output.splitlines() if "webhook answered" in each]
+    assert f"delivery={delivery}" in line and "outcome=queued" in line
+    assert any(
+        "job done" in each and "repo=acme/digits" in each
+        for each in output.splitlines()
+    )
+    # Nothing secret is ever logged.
+    assert world.app.webhook_secret not in output
+    assert "PRIVATE KEY" not in output
+    assert not any(token in output for token in world.tokens)
+
+
+def test_on_redis_the_web_process_queues_and_a_worker_process_runs_the_job(
+    tmp_path: Path, github: Hub, redis_url: str
+) -> None:
+    env = environment(tmp_path, github, WANDB_INJECT_QUEUE=redis_url)
+    web, worker = start("serve", env), start("worker", env)
+    url = f"http://{env['WANDB_INJECT_LISTEN']}"
+    world = github.world
+    repo = world.add_repo("acme", "digits", {"train.py": EXAMPLE.read_bytes()})
+    world.grant("acme", "digits", "alice", "write")
+    issue = world.open_issue("acme", "digits", "Track training")
+    try:
+        answering(f"{url}/readyz", web)
+        Sender(github, url).comment(repo, issue.number, "/wandb-inject", "alice")
+        eventually(lambda: world.pulls("acme", "digits"), "the pull request")
+    finally:
+        web_code, web_output = stop(web)
+        worker_code, worker_output = stop(worker)
+
+    assert stopped_cleanly(web_code, web_output), web_output
+    assert worker_code == 0 and "Traceback" not in worker_output, worker_output
+    assert "job done" not in web_output
+    assert "job done" in worker_output
