@@ -21,8 +21,9 @@ class Glob:
 
     @classmethod
     def parse(cls, pattern: str) -> Glob:
+        # A slash at the start or in the middle anchors the pattern to the root.
+        anchored = "/" in pattern.strip().rstrip("/")
         body = pattern.strip().strip("/")
-        anchored = "/" in body
         prefix = "" if anchored else "(?:.*/)?"
         regex = re.compile(f"{prefix}{_translate(body)}(?:/.*)?")
         return cls(pattern, regex, tuple(body.split("/")), anchored)

@@ -511,6 +511,22 @@ def test_include_and_exclude_globs(
     assert excluded(scan) == reasons
 
 
+@pytest.mark.parametrize(
+    ("pattern", "left"),
+    [
+        pytest.param("/train.py", ["src/train.py"], id="leading-slash-anchors"),
+        pytest.param("src/train.py", ["train.py"], id="inner-slash-anchors"),
+        pytest.param("train.py", [], id="no-slash-matches-at-any-depth"),
+    ],
+)
+def test_a_slash_anchors_a_pattern_to_the_root(
+    tmp_path: Path, pattern: str, left: list[str]
+) -> None:
+    files = {"train.py": SELF_CONTAINED_SCRIPT, "src/train.py": SELF_CONTAINED_SCRIPT}
+    scan = locate(write_repo(tmp_path, files), exclude=(pattern,))
+    assert sorted(c.path for c in scan.candidates) == left
+
+
 def test_nothing_to_do(tmp_path: Path) -> None:
     root = write_repo(
         tmp_path,
