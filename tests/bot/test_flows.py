@@ -356,3 +356,22 @@ def test_github_failing_on_every_attempt_is_reported_as_failed(
         f"{attempts} attempts. Comment `/wandb-inject` to try again."
     )
     assert bot_pulls(github) == []
+
+
+def test_paths_and_project_from_the_comment_win_over_the_defaults(
+    github: Hub, sender: Sender, queue: JobQueue
+) -> None:
+    script = EXAMPLE.read_bytes()
+    repo = make_repo(github, {"train.py": script, "other/train.py": script})
+    issue = open_issue(github)
+
+    command = "/wandb-inject project=mnist-runs paths=other/train.py"
+    sender.comment(repo, issue.number, command, MAINTAINER)
+    run_jobs(queue)
+
+    [pull] = bot_pulls(github)
+    assert changed_files(repo, "main", BRANCH) == {"other/train.py"}
+    new_source = bare.read_blob(repo.git_dir, BRANCH, "other/train.py")
+    assert new_source is not None
+    assert b'os.environ.get("WANDB_PROJECT", "mnist-runs")' in new_source[1]
+    assert pull.body is not None and "`mnist-runs`" in pull.body
