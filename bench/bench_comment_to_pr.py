@@ -20,7 +20,6 @@ from pathlib import Path
 
 from bot.app import create_app
 from bot.job import run_in_repository
-from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 # The tests' helpers: the fake GitHub, deliveries, a server on loopback. Their
@@ -29,7 +28,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path += [str(ROOT / "tests"), str(ROOT / "tests" / "bot")]
 
 from deliveries import Sender  # noqa: E402
-from fakehub.fixtures import GIT_PREFIX, Hub, Site, make_keys, new_world  # noqa: E402
+from fakehub.fixtures import (  # noqa: E402
+    GIT_PREFIX,
+    Hub,
+    Site,
+    make_keys,
+    new_world,
+    settings_for,
+)
 from fakehub.remote import GitRemote  # noqa: E402
 from fakehub.server import FakeGitHub  # noqa: E402
 from loopback import serve  # noqa: E402
@@ -37,20 +43,6 @@ from loopback import serve  # noqa: E402
 EXAMPLE = ROOT / "examples" / "train_mnist.py"
 OWNER, USER = "acme", "alice"
 WAIT_SECONDS = 120.0
-
-
-def _settings(hub: Hub, folder: Path) -> Settings:
-    app = hub.world.app
-    return Settings(
-        app_id=app.id,
-        private_key=app.private_key,
-        webhook_secret=app.webhook_secret,
-        queue_url=f"sqlite://{folder / 'queue.db'}",
-        github_api_url=hub.url,
-        listen_host="127.0.0.1",
-        listen_port=0,
-        data_dir=folder / "data",
-    )
 
 
 def _comment_to_pull(hub: Hub, sender: Sender, name: str) -> float:
@@ -93,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
             site.url = site.api.url = github_url
             world.git_url = f"{github_url}{GIT_PREFIX}"
             hub = Hub(world, site.api, site.git, github_url)
-            app = create_app(_settings(hub, folder), workers=1)
+            app = create_app(settings_for(hub, folder), workers=1)
             with serve(app) as app_url:
                 sender = Sender(hub, app_url)
                 app_times = [

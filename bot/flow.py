@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote
 
 from bot.github import (
@@ -83,7 +82,7 @@ def acknowledge(request: Request, settings: Settings) -> None:
     if request.trigger is Trigger.ISSUE_LABEL:
         api.remove_label(request.number, LABEL)
     StatusComment(api, request).show(QUEUED.format(user=request.requested_by))
-    logger.info("request acknowledged", extra=_context(request))
+    logger.info("request acknowledged", extra=request.log_context())
 
 
 def process(request: Request, settings: Settings) -> None:
@@ -94,7 +93,7 @@ def process(request: Request, settings: Settings) -> None:
     """
     api = _api(request, settings)
     status = StatusComment(api, request)
-    context = _context(request)
+    context = request.log_context()
     try:
         outcome = _outcome(request, settings, api, status)
     except Transient as error:
@@ -294,12 +293,3 @@ def _reason(error: Exception) -> str:
     if isinstance(error, GitError | GitHubError):
         return str(error)
     return UNEXPECTED.format(kind=type(error).__name__)
-
-
-def _context(request: Request) -> dict[str, Any]:
-    return {
-        "delivery": request.delivery_id,
-        "installation": request.installation_id,
-        "repo": request.full_name,
-        "trigger": str(request.trigger),
-    }

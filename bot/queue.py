@@ -8,7 +8,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
 
 from huey import PriorityRedisExpireHuey, SqliteHuey  # type: ignore[import-untyped]
 from huey.api import Huey, Task  # type: ignore[import-untyped]
@@ -167,11 +166,11 @@ class JobQueue:
             self.handlers.acknowledge(request)
         except Exception:
             # A missing reaction must not cost the job: it runs all the same.
-            logger.exception("acknowledgement failed", extra=_context(request))
+            logger.exception("acknowledgement failed", extra=request.log_context())
 
     def _process(self, request_json: str, task: Task) -> None:
         request = Request.from_json(json.loads(request_json))
-        context = _context(request)
+        context = request.log_context()
         lock = self.huey.lock_task(
             _LOCK_PREFIX + request.full_name.lower(), ttl=self.lock_seconds
         )
@@ -191,7 +190,7 @@ class JobQueue:
             logger.info("job done", extra=context)
 
     def _retry(self, task: Task, request: Request, error: RetryLater) -> None:
-        context = _context(request)
+        context = request.log_context()
         if task.retries <= 0:
             attempts = self.retries + 1
             logger.error(
@@ -218,7 +217,9 @@ class JobQueue:
             self.handlers.give_up(request, reason, attempts)
         except Exception:
             # GitHub may be what keeps failing: the log still has the reason.
-            logger.exception("giving up could not be reported", extra=_context(request))
+            logger.exception(
+                "giving up could not be reported", extra=request.log_context()
+            )
 
     def _requeue_interrupted(self, signal: str, task: Task) -> None:
         # Shutdown cut this task off: it runs again when a consumer next starts.
@@ -252,12 +253,3 @@ class InProcessConsumer(Consumer):  # type: ignore[misc]
         """Give running jobs a while to finish; queue again the ones cut off."""
         self.stop(graceful=True)
         self.huey.notify_interrupted_tasks()
-
-
-def _context(request: Request) -> dict[str, Any]:
-    return {
-        "delivery": request.delivery_id,
-        "installation": request.installation_id,
-        "repo": request.full_name,
-        "trigger": str(request.trigger),
-    }

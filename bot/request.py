@@ -51,6 +51,15 @@ class Request:
     def full_name(self) -> str:
         return f"{self.owner}/{self.repo}"
 
+    def log_context(self) -> dict[str, Any]:
+        """What a log line about this request carries in `extra=`."""
+        return {
+            "delivery": self.delivery_id,
+            "installation": self.installation_id,
+            "repo": self.full_name,
+            "trigger": str(self.trigger),
+        }
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import time
+from collections.abc import Callable
 
 import pytest
 
@@ -44,3 +46,12 @@ def require_module(name: str, how_to_install: str) -> None:
 
 def strict_skips() -> bool:
     return os.environ.get(STRICT_SKIPS_VARIABLE) == "1"
+
+
+def eventually(condition: Callable[[], object], what: str, seconds: float = 10) -> None:
+    """Wait until `condition()` is true; fail, naming `what`, after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {seconds} s for {what}")
+        time.sleep(0.01)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from redis_server import (  # noqa: F401 - fixtures, found by pytest when import
     redis_url_fixture,
 )
 from starlette.testclient import TestClient
+from support import eventually
 
 import bot.app
 from bot.app import create_app
@@ -104,14 +104,6 @@ def post(client: TestClient) -> Post:
 
 def command(body: str = "/wandb-inject dry-run") -> dict[str, Any]:
     return payloads.comment_created(body)
-
-
-def eventually(condition: Callable[[], object], what: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {WAIT_SECONDS} s for {what}")
-        time.sleep(0.01)
 
 
 def run_queued_jobs(settings: Settings) -> Recorder:

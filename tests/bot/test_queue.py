@@ -17,6 +17,7 @@ from redis_server import (  # noqa: F401 - fixtures, found by pytest when import
     redis_server_fixture,
     redis_url_fixture,
 )
+from support import eventually
 
 import bot.queue
 from bot.queue import (
@@ -46,14 +47,6 @@ def request_for(repo: str = "models", delivery: str = "delivery-1") -> Request:
         comment_id=99,
         arguments=Arguments(dry_run=True, paths=("src/train.py",), project="digits"),
     )
-
-
-def eventually(condition: Callable[[], object], what: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {WAIT_SECONDS} s for {what}")
-        time.sleep(0.01)
 
 
 @dataclass

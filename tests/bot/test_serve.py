@@ -7,8 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,6 +16,7 @@ from deliveries import Sender
 from fakehub.fixtures import Hub
 from gitrepos import EXAMPLE
 from redis_server import redis_server_fixture, redis_url_fixture  # noqa: F401
+from support import eventually
 
 START_SECONDS = 30.0
 
@@ -67,14 +67,6 @@ def stopped_cleanly(code: int, output: str) -> bool:
     return code in (0, -signal.SIGTERM) and "Traceback" not in output
 
 
-def eventually(check: Callable[[], object], what: str) -> None:
-    deadline = time.monotonic() + START_SECONDS
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def answering(url: str, process: subprocess.Popen[str]) -> httpx.Response:
     response: list[httpx.Response] = []
 
@@ -87,7 +79,7 @@ def answering(url: str, process: subprocess.Popen[str]) -> httpx.Response:
             return False
         return True
 
-    eventually(answered, url)
+    eventually(answered, url, START_SECONDS)
     return response[0]
 
 
@@ -133,7 +125,7 @@ def test_serve_runs_the_app_and_its_jobs_in_one_process(
     health = answering(f"{url}/healthz", process)
     ready = httpx.get(f"{url}/readyz")
     queued = Sender(github, url).comment(repo, issue.number, "/wandb-inject", "alice")
-    eventually(lambda: world.pulls("acme", "digits"), "the pull request")
+    eventually(lambda: world.pulls("acme", "digits"), "the pull request", START_SECONDS)
     code, output = stop(process)
 
     assert (health.status_code, health.text) == (200, "ok")
@@ -166,7 +158,9 @@ def test_on_redis_the_web_process_queues_and_a_worker_process_runs_the_job(
     try:
         answering(f"{url}/readyz", web)
         Sender(github, url).comment(repo, issue.number, "/wandb-inject", "alice")
-        eventually(lambda: world.pulls("acme", "digits"), "the pull request")
+        eventually(
+            lambda: world.pulls("acme", "digits"), "the pull request", START_SECONDS
+        )
     finally:
         web_code, web_output = stop(web)
         worker_code, worker_output = stop(worker)
