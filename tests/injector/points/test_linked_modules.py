@@ -6,8 +6,11 @@ from __future__ import annotations
 import textwrap
 
 from snippets import inserted, line_of
+from support import require_module
 
 from injector import FileReport, InjectOptions, Point, Role, Status, inject_source
+
+RUN_HOW = "pip install torch==2.13.0 wandb (.ci/run installs them)"
 
 ENTRY = textwrap.dedent(
     """\
@@ -105,6 +108,8 @@ def test_loop_module_logs_only_while_a_run_exists() -> None:
     reasons = {o.point: o.reason for o in report.omissions}
     assert reasons[Point.INIT] == "the run is started by proj/main.py"
     # The module imported without a run (by a test, say) must still work.
+    require_module("torch", RUN_HOW)
+    require_module("wandb", RUN_HOW)
     namespace: dict[str, object] = {}
     exec(compile(report.new_source, "engine.py", "exec"), namespace)
 
