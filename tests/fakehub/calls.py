@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from fakehub.state import Repo, Token, World
 
@@ -80,13 +81,13 @@ Handler = Callable[[Context], Reply]
 
 
 def paginate(context: Context, items: list[Any]) -> tuple[list[Any], dict[str, str]]:
-    """One page of `items` by the `page` and `per_page` query, with a Link header."""
+    """One page of `items` by the `page` and `per_page` query, with a Link header
+    that repeats the rest of the query (the list's filters), as GitHub's does."""
     per_page = min(int(context.query.get("per_page", 30)), 100)
     page = int(context.query.get("page", 1))
     start = (page - 1) * per_page
     headers = {}
     if start + per_page < len(items):
-        headers["link"] = (
-            f'<{context.url}?per_page={per_page}&page={page + 1}>; rel="next"'
-        )
+        query = {**context.query, "per_page": per_page, "page": page + 1}
+        headers["link"] = f'<{context.url}?{urlencode(query)}>; rel="next"'
     return items[start : start + per_page], headers

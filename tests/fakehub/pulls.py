@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
 
 from fakehub import bare, render
 from fakehub.calls import Context, Refusal, Reply, invalid, not_found, paginate
@@ -33,7 +32,7 @@ def list_pulls(context: Context) -> Reply:
     chosen.sort(key=ORDERS[order], reverse=direction == "desc")
     shown, headers = paginate(context, chosen)
     body = [render.pull_simple(world, repo, each) for each in shown]
-    return Reply(200, body, _keep_filters(context, headers))
+    return Reply(200, body, headers)
 
 
 def get_pull(context: Context) -> Reply:
@@ -107,19 +106,6 @@ def _wanted(repo: Repo, issue: Issue, details: Pull, query: dict[str, str]) -> b
             return False
     base = query.get("base")
     return base is None or base == details.base
-
-
-def _keep_filters(context: Context, headers: dict[str, str]) -> dict[str, str]:
-    """Add the list's filters to paginate's next link, which carries only the page.
-
-    GitHub's next link repeats the whole query; without it page two would
-    list every pull request of the repository.
-    """
-    filters = {k: v for k, v in context.query.items() if k not in ("page", "per_page")}
-    if "link" not in headers or not filters:
-        return headers
-    link = headers["link"].replace("?", f"?{urlencode(filters)}&", 1)
-    return {**headers, "link": link}
 
 
 def _own_branch(repo: Repo, head: str) -> str | None:
