@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,18 +28,15 @@ sys.path += [str(ROOT / "tests"), str(ROOT / "tests" / "bot")]
 
 from deliveries import Sender  # noqa: E402
 from fakehub.fixtures import (  # noqa: E402
-    GIT_PREFIX,
     Hub,
-    Site,
     make_keys,
     new_world,
+    served_site,
     settings_for,
 )
-from fakehub.remote import GitRemote  # noqa: E402
-from fakehub.server import FakeGitHub  # noqa: E402
+from gitrepos import EXAMPLE, Repo  # noqa: E402
 from loopback import serve  # noqa: E402
 
-EXAMPLE = ROOT / "examples" / "train_mnist.py"
 OWNER, USER = "acme", "alice"
 WAIT_SECONDS = 120.0
 
@@ -61,15 +57,13 @@ def _comment_to_pull(hub: Hub, sender: Sender, name: str) -> float:
 
 
 def _local_job(folder: Path) -> float:
-    repo = folder / "local"
-    repo.mkdir()
-    (repo / "train.py").write_bytes(EXAMPLE.read_bytes())
-    git = ["git", "-C", str(repo), "-c", "user.name=a", "-c", "user.email=a@b.c"]
-    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
-    subprocess.run([*git, "add", "."], check=True)
-    subprocess.run([*git, "commit", "-qm", "Initial commit"], check=True)
+    repo = Repo(folder / "local")
+    repo.root.mkdir()
+    repo.git("init", "--quiet", "--initial-branch=main")
+    repo.write("train.py", EXAMPLE.read_bytes())
+    repo.commit_all("Initial commit")
     start = time.perf_counter()
-    run_in_repository(repo, base=None, branch=None, dry_run=False)
+    run_in_repository(repo.root, base=None, branch=None, dry_run=False)
     return time.perf_counter() - start
 
 
@@ -80,11 +74,8 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-comment-") as scratch:
         folder = Path(scratch)
         world = new_world(make_keys(), folder / "github")
-        site = Site(FakeGitHub(world), GitRemote(world))
-        with serve(site, lifespan="off") as github_url:
-            site.url = site.api.url = github_url
-            world.git_url = f"{github_url}{GIT_PREFIX}"
-            hub = Hub(world, site.api, site.git, github_url)
+        with served_site(world) as site:
+            hub = site.use(world)
             app = create_app(settings_for(hub, folder), workers=1)
             with serve(app) as app_url:
                 sender = Sender(hub, app_url)

@@ -1,4 +1,4 @@
-"""An ASGI app served by uvicorn on a free loopback port, in a background thread."""
+"""Free loopback ports, and an ASGI app served by uvicorn on one in a thread."""
 
 from __future__ import annotations
 
@@ -12,6 +12,13 @@ import uvicorn
 from starlette.types import ASGIApp
 
 START_SECONDS = 10.0
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now, for a server started next."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @contextmanager

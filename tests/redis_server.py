@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from loopback import free_port
 from support import require_tool
 
 HOW_TO_INSTALL = "apt-get install redis-server"
@@ -37,7 +37,7 @@ class RedisServer:
         error = ""
         # Another process may take the free port first: then try another.
         for _ in range(3):
-            self.port = _free_port()
+            self.port = free_port()
             self._process = subprocess.Popen(
                 self._command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
             )
@@ -101,13 +101,6 @@ class RedisServer:
             client.close()
         self.stop()
         return f"no answer to PING within {START_SECONDS} s"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def start_redis(folder: Path) -> RedisServer:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,16 +14,11 @@ import pytest
 from deliveries import Sender
 from fakehub.fixtures import Hub
 from gitrepos import EXAMPLE
+from loopback import free_port
 from redis_server import redis_server_fixture, redis_url_fixture  # noqa: F401
 from support import eventually
 
 START_SECONDS = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def environment(tmp_path: Path, hub: Hub, **more: str) -> dict[str, str]:

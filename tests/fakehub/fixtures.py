@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +57,13 @@ class Site:
             self.api.violations.append(f"the fake failed on {path}: {error!r}")
             raise
 
+    def use(self, world: World) -> Hub:
+        """Serve `world` from now on, with empty logs."""
+        world.git_url = f"{self.url}{GIT_PREFIX}"
+        self.api.reset(world)
+        self.git.reset(world)
+        return Hub(world, self.api, self.git, self.url)
+
 
 @dataclass(frozen=True)
 class Hub:
@@ -92,23 +100,27 @@ def fake_site(
 ) -> Iterator[Site]:
     """The fake, served on a free loopback port in a thread for the whole session."""
     placeholder = new_world(app_keys, tmp_path_factory.mktemp("placeholder"))
-    site = Site(FakeGitHub(placeholder), GitRemote(placeholder))
-    with serve(site, lifespan="off") as url:
-        site.url = site.api.url = url
+    with served_site(placeholder) as site:
         yield site
 
 
 @pytest.fixture
 def github(fake_site: Site, app_keys: KeyPair, tmp_path: Path) -> Iterator[Hub]:
     """A fresh, empty world behind the fake; the test fails on any violation."""
-    world = new_world(app_keys, tmp_path / "github")
-    world.git_url = f"{fake_site.url}{GIT_PREFIX}"
-    fake_site.api.reset(world)
-    fake_site.git.reset(world)
-    yield Hub(world, fake_site.api, fake_site.git, fake_site.url)
+    yield fake_site.use(new_world(app_keys, tmp_path / "github"))
     violations = list(fake_site.api.violations)
     if violations:
         pytest.fail("calls GitHub would reject:\n" + "\n".join(violations))
+
+
+@contextmanager
+def served_site(world: World) -> Iterator[Site]:
+    """The fake serving `world` on a free loopback port until the block ends."""
+    site = Site(FakeGitHub(world), GitRemote(world))
+    with serve(site, lifespan="off") as url:
+        site.url = site.api.url = url
+        site.use(world)
+        yield site
 
 
 @pytest.fixture

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 import sys
 from pathlib import Path
 
 import pytest
+from loopback import free_port
 from offline_runs import read_runs, run_offline
 from support import require_module
 
@@ -72,15 +72,9 @@ def test_torchrun_ddp_records_exactly_one_run(tmp_path: Path) -> None:
     assert all(isinstance(row["train/loss"], float) for row in train)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_mp_spawn_workers_record_exactly_one_run(tmp_path: Path) -> None:
     script = _rewrite("mp_spawn_cpu.py", tmp_path)
-    url = f"tcp://127.0.0.1:{_free_port()}"
+    url = f"tcp://127.0.0.1:{free_port()}"
 
     run_offline([sys.executable, str(script), "--dist-url", url], tmp_path)
 
