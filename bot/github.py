@@ -75,12 +75,10 @@ class RepositoryApi:
         owner: str,
         repo: str,
     ) -> None:
+        app_auth = AppAuthStrategy(app_id, private_key)
         # Retries are the queue's job: githubkit would otherwise sleep in the worker.
-        self._app = GitHub(
-            AppAuthStrategy(app_id, private_key), base_url=api_url, auto_retry=False
-        )
-        auth = AppAuthStrategy(app_id, private_key).as_installation(installation_id)
-        self._github = self._app.with_auth(auth)
+        self._app = GitHub(app_auth, base_url=api_url, auto_retry=False)
+        self._github = self._app.with_auth(app_auth.as_installation(installation_id))
         self._installation_id = installation_id
         self.owner = owner
         self.repo = repo
