@@ -24,6 +24,8 @@ class Modules:
         self.packages = frozenset(
             posixpath.dirname(p) for p in self.files if p.endswith("/__init__.py")
         )
+        # Files import the same modules from the same folders again and again.
+        self._found: dict[tuple[str, str], str | None] = {}
 
     def resolve(self, importer: str, module: str, level: int) -> str | None:
         """The file `module` names when imported from `importer`, if it is here."""
@@ -39,6 +41,12 @@ class Modules:
         return None
 
     def find(self, base: str, module: str) -> str | None:
+        key = (base, module)
+        if key not in self._found:
+            self._found[key] = self._find(base, module)
+        return self._found[key]
+
+    def _find(self, base: str, module: str) -> str | None:
         stem = posixpath.join(base, *module.split(".")) if module else base
         for candidate in (f"{stem}.py", posixpath.join(stem, "__init__.py")):
             path = posixpath.normpath(candidate)

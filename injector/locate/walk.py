@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from injector.locate.globs import Scope
 
@@ -21,21 +21,17 @@ RULED_OUT_FOLDERS = {
     "vendor": "vendored third-party code (vendor/)",
     "external": "vendored third-party code (external/)",
 }
-_TEST_NAME = re.compile(r"test_.*\.py|.*_test\.py|conftest\.py")
 CONFIG_NAMES = frozenset({"pyproject.toml", "setup.cfg"})
+_SUFFIXES = (".py", ".ipynb")
 
 
-@dataclass(frozen=True)
-class Found:
+class Found(NamedTuple):
     """A Python file or notebook in scope, and why it is ruled out, if it is."""
 
     path: str
     full: str
     rule: str | None
-
-    @property
-    def is_notebook(self) -> bool:
-        return self.path.endswith(".ipynb")
+    is_notebook: bool = False
 
 
 @dataclass
@@ -65,16 +61,26 @@ def _walk_folder(
     # A virtualenv can have any name; its pyvenv.cfg gives it away.
     if folder and any(entry.name == "pyvenv.cfg" for entry in entries):
         return
+    prefix = f"{folder}/" if folder else ""
+    everything = not (scope.include or scope.exclude)
+    # Most entries are plain Python files: the tests run cheapest first.
     for entry in entries:
-        if entry.name.startswith("."):
+        name = entry.name
+        if name.startswith("."):
             continue
-        path = f"{folder}/{entry.name}" if folder else entry.name
-        if entry.is_symlink():
-            _take_linked_file(root, entry, path, rule, scope, found)
-        elif entry.is_dir(follow_symlinks=False):
-            _enter_folder(root, entry, path, rule, scope, found)
-        elif entry.is_file(follow_symlinks=False):
-            _take_file(entry.path, entry.name, path, rule, scope, found)
+        if entry.is_dir(follow_symlinks=False):
+            _enter_folder(root, entry, prefix + name, rule, scope, found)
+        elif not (name.endswith(_SUFFIXES) or name in CONFIG_NAMES):
+            continue
+        elif entry.is_symlink():
+            _take_linked_file(root, entry, prefix + name, rule, scope, found)
+        elif not entry.is_file(follow_symlinks=False):
+            continue
+        elif everything and name.endswith(".py"):
+            path = prefix + name
+            found.files.append(Found(path, entry.path, rule or _file_rule(name)))
+        else:
+            _take_file(entry.path, name, prefix + name, rule, scope, found)
 
 
 def _enter_folder(
@@ -116,16 +122,20 @@ def _take_file(
         if rule is None and scope.excluded_by(path) is None:
             found.configs.append(Found(path, full, None))
         return
-    if not name.endswith((".py", ".ipynb")) or not scope.includes(path):
+    if not name.endswith(_SUFFIXES) or not scope.includes(path):
         return
-    pattern = scope.excluded_by(path)
-    if pattern is not None:
-        rule = f"excluded by pattern {pattern!r}"
-    found.files.append(Found(path, full, rule or _file_rule(name)))
+    if scope.exclude:
+        pattern = scope.excluded_by(path)
+        if pattern is not None:
+            rule = f"excluded by pattern {pattern!r}"
+    notebook = name.endswith(".ipynb")
+    found.files.append(Found(path, full, rule or _file_rule(name), notebook))
 
 
 def _file_rule(name: str) -> str | None:
-    if _TEST_NAME.fullmatch(name):
+    if name.endswith(".py") and (
+        name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+    ):
         return f"a test ({name})"
     if name == "setup.py":
         return "packaging, not training (setup.py)"
