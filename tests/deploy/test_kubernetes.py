@@ -323,8 +323,9 @@ def test_kustomization_applies_every_manifest_but_the_secret_template() -> None:
 
 
 def test_kustomize_renders_them_all_but_the_secret_with_this_release() -> None:
+    # On these machines it comes with the Google Cloud CLI's packages.
     kubectl = require_tool(
-        "kubectl", "the Kubernetes docs' install steps (it comes with kustomize)"
+        "kubectl", "the Kubernetes project's kubectl package (kustomize is built in)"
     )
     rendered = subprocess.run(
         [kubectl, "kustomize", str(K8S)],
