@@ -211,14 +211,16 @@ def test_app_pod_runs_as_the_images_user_and_can_write_its_folders(
         for mount in container["volumeMounts"]
         if "emptyDir" in volumes[mount["name"]] and not mount.get("readOnly")
     }
-    user = dockerfile().structure
-    image_user = [line["value"] for line in user if line["instruction"] == "USER"]
+    users = [
+        line["value"]
+        for line in dockerfile().structure
+        if line["instruction"] == "USER"
+    ]
+    image_uid = users[-1].partition(":")[0]
 
     # The root is read-only: clones go to /tmp, and the data folder must exist.
     assert {"/tmp", environment["WANDB_INJECT_DATA_DIR"]} <= writable
-    assert image_user[-1].partition(":")[0] == str(
-        pod(workload)["securityContext"]["runAsUser"]
-    )
+    assert pod(workload)["securityContext"]["runAsUser"] == int(image_uid)
 
 
 @pytest.mark.parametrize("component", APP_COMPONENTS)
