@@ -17,6 +17,7 @@ import pytest
 import webhook_payloads as payloads
 from fakehub.fixtures import Hub
 from githubkit import AppAuthStrategy, GitHub
+from loopback import free_port
 from starlette.testclient import TestClient
 
 from bot.app import create_app
@@ -95,21 +96,21 @@ def setup(github: Hub, tmp_path: Path) -> Iterator[Setup]:
         yield Setup(client, environment, data_dir, found)
 
 
-def through_github(setup: Setup, page: httpx.Response) -> httpx.Response:
+def through_github(client: TestClient, page: httpx.Response) -> httpx.Response:
     """Do what the person does: press the button, confirm on GitHub, come back."""
     start = post_form(page)
     review = httpx.post(start.action, data=start.fields)
     assert review.status_code == 200, review.text
     created = httpx.post(post_form(review).action, data=post_form(review).fields)
     assert created.status_code == 302, created.text
-    return setup.client.get(created.headers["location"])
+    return client.get(created.headers["location"])
 
 
 def test_registering_stores_what_github_made_readable_by_its_owner_only(
     setup: Setup, github: Hub
 ) -> None:
     page = setup.client.get("/register")
-    done = through_github(setup, page)
+    done = through_github(setup.client, page)
 
     [app] = [each for each in github.world.apps.values() if each.hook_url]
     path = credentials_path(setup.data_dir)
@@ -149,7 +150,7 @@ def test_after_registering_the_app_answers_webhooks_signed_with_the_new_secret(
     setup: Setup, github: Hub
 ) -> None:
     before = setup.client.post("/webhook", content=b"{}")
-    through_github(setup, setup.client.get("/register"))
+    through_github(setup.client, setup.client.get("/register"))
     stored = load_credentials(setup.data_dir)
     assert stored is not None
     body = payloads.encode(payloads.installation_created())
@@ -170,7 +171,7 @@ def test_after_registering_the_app_answers_webhooks_signed_with_the_new_secret(
 def test_the_stored_key_signs_app_tokens_github_accepts(
     setup: Setup, github: Hub
 ) -> None:
-    through_github(setup, setup.client.get("/register"))
+    through_github(setup.client, setup.client.get("/register"))
     settings = Settings.from_environment(setup.environment)
 
     auth = AppAuthStrategy(settings.app_id, settings.private_key)
@@ -185,7 +186,7 @@ def test_an_organization_gets_its_own_registration_page(
     setup: Setup, github: Hub
 ) -> None:
     page = setup.client.get("/register", params={"org": "acme"})
-    done = through_github(setup, page)
+    done = through_github(setup.client, page)
     refused = setup.client.get("/register", params={"org": "../evil"})
 
     assert "/organizations/acme/settings/apps/new?" in post_form(page).action
@@ -289,7 +290,7 @@ def test_no_log_line_holds_a_secret(
 ) -> None:
     caplog.set_level(logging.DEBUG)
 
-    through_github(setup, setup.client.get("/register"))
+    through_github(setup.client, setup.client.get("/register"))
 
     stored = load_credentials(setup.data_dir)
     assert stored is not None
@@ -299,3 +300,59 @@ def test_no_log_line_holds_a_secret(
     assert "app registered" in logged
     assert stored.webhook_secret not in logged and "PRIVATE KEY" not in logged
     assert os.fspath(credentials_path(setup.data_dir)) in logged
+
+
+def lone_client(
+    github: Hub, data_dir: Path, api_url: str | None = None, starts: bool = True
+) -> tuple[TestClient, list[Credentials]]:
+    """A registration app alone, whose registered app starts or fails to."""
+    found: list[Credentials] = []
+
+    async def registered(credentials: Credentials) -> bool:
+        found.append(credentials)
+        return starts
+
+    settings = RegistrationSettings(
+        data_dir, api_url or github.url, github.web_url, "h", 1
+    )
+    return TestClient(create_registration_app(settings, registered)), found
+
+
+def test_an_app_that_cannot_start_yet_asks_for_a_restart(
+    github: Hub, tmp_path: Path
+) -> None:
+    client, found = lone_client(github, tmp_path / "data", starts=False)
+
+    done = through_github(client, client.get("/"))
+    again = client.get("/register")
+
+    assert done.status_code == 200 and len(found) == 1
+    assert "Restart <code>wandb-inject serve</code>" in done.text
+    assert "Restart <code>wandb-inject serve</code>" in again.text
+    assert load_credentials(tmp_path / "data") == found[0]
+
+
+def test_credentials_that_cannot_be_stored_say_what_to_do(
+    github: Hub, tmp_path: Path
+) -> None:
+    (tmp_path / "file").write_text("")
+    client, found = lone_client(github, tmp_path / "file" / "data")
+
+    refused = through_github(client, client.get("/"))
+
+    assert refused.status_code == 500
+    assert "Delete the app wandb-inject in GitHub" in refused.text
+    assert not found
+
+
+def test_github_out_of_reach_gives_a_page_saying_so(
+    github: Hub, tmp_path: Path
+) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"
+    client, found = lone_client(github, tmp_path / "data", api_url=closed)
+
+    refused = through_github(client, client.get("/"))
+
+    assert refused.status_code == 502
+    assert "could not reach GitHub" in refused.text
+    assert not found and not credentials_path(tmp_path / "data").exists()
