@@ -5,9 +5,23 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from bot.console import EXIT_ERROR, EXIT_OK, Parser, print_error
-from bot.settings import Settings, SettingsError
+from bot.settings import (
+    RegistrationSettings,
+    Settings,
+    SettingsError,
+    registration_settings,
+)
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+    from starlette.types import ASGIApp
+
+    from bot.credentials import Credentials
+
+logger = logging.getLogger(__name__)
 
 # Context that log calls pass in `extra=`, printed after the message.
 CONTEXT_KEYS = (
@@ -23,6 +37,9 @@ CONTEXT_KEYS = (
     "attempts",
     "lock",
     "task",
+    "app",
+    "url",
+    "path",
 )
 LOG_LEVELS = ("debug", "info", "warning", "error")
 # Two job threads: an acknowledgement need not wait behind a long job.
@@ -52,7 +69,9 @@ def add_serve_command(commands: argparse._SubParsersAction[Parser]) -> None:
         description=(
             "Serve POST /webhook, GET /healthz and GET /readyz on "
             "WANDB_INJECT_LISTEN. With a SQLite queue, jobs run in this process; "
-            "with Redis, run `wandb-inject worker` beside it, or pass --with-worker."
+            "with Redis, run `wandb-inject worker` beside it, or pass --with-worker. "
+            "Without the app's credentials, serve a page at /register that creates "
+            "the app on GitHub from app.yml, stores them, and starts."
         ),
     )
     where = serve.add_mutually_exclusive_group()
@@ -98,29 +117,71 @@ def _add_common_options(command: argparse.ArgumentParser) -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     """The `serve` command."""
+    try:
+        setup = registration_settings()
+    except SettingsError as error:
+        print_error(str(error))
+        return EXIT_ERROR
+    if setup is not None:
+        _configure_logging(args.log_level)
+        return _serve_registration(setup, args)
     settings = _settings()
     if settings is None:
         return EXIT_ERROR
     _configure_logging(args.log_level)
+    _serve(_webhook_app(settings, args), settings.listen_host, settings.listen_port)
+    return EXIT_OK
+
+
+def _webhook_app(settings: Settings, args: argparse.Namespace) -> Starlette:
     # Imported here, as in run_worker: the other commands need neither the web
     # stack nor the queue, and loading them costs a quarter of a second.
-    import uvicorn
-
     from bot.app import create_app
 
     in_process = args.with_worker or not (settings.uses_redis or args.web_only)
-    app = create_app(settings, workers=args.workers if in_process else 0)
+    return create_app(settings, workers=args.workers if in_process else 0)
+
+
+def _serve_registration(setup: RegistrationSettings, args: argparse.Namespace) -> int:
+    """Serve the registration page, then the app it registers, in this process."""
+    from bot.registration import REGISTRATION_PATHS, create_registration_app
+    from bot.switchboard import Switchboard
+
+    async def registered(credentials: Credentials) -> bool:
+        try:
+            app = _webhook_app(Settings.from_environment(), args)
+            await board.switch_to(app)
+        except Exception:
+            logger.exception("registered, but could not start: restart serve")
+            return False
+        logger.info("serving webhooks", extra={"app": credentials.slug})
+        return True
+
+    board = Switchboard(create_registration_app(setup, registered), REGISTRATION_PATHS)
+    host = setup.listen_host
+    shown = "localhost" if host in ("0.0.0.0", "::") else host
+    where = setup.public_url or f"http://{shown}:{setup.listen_port}"
+    logger.info(
+        "no app credentials: open the registration page",
+        extra={"url": f"{where}/register"},
+    )
+    _serve(board, setup.listen_host, setup.listen_port)
+    return EXIT_OK
+
+
+def _serve(app: ASGIApp, host: str, port: int) -> None:
+    import uvicorn
+
     config = uvicorn.Config(
         app,
-        host=settings.listen_host,
-        port=settings.listen_port,
+        host=host,
+        port=port,
         # Our own line per delivery replaces the access log; logging is ours.
         access_log=False,
         log_config=None,
         lifespan="on",
     )
     uvicorn.Server(config).run()
-    return EXIT_OK
 
 
 def run_worker(args: argparse.Namespace) -> int:

@@ -7,14 +7,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import urlsplit
+
+from bot import setting_values as check
+from bot.credentials import Credentials, CredentialsError, load_credentials
+from bot.setting_values import (
+    DEFAULT_LISTEN,
+    REDIS_SCHEMES,
+    SQLITE_SCHEME,
+    redacted_url,
+)
 
 PREFIX = "WANDB_INJECT_"
 DEFAULT_API_URL = "https://api.github.com"
-DEFAULT_LISTEN = "127.0.0.1:8000"
+# Any of these set means the credentials come from the environment, not a file.
+CREDENTIAL_VARIABLES = ("APP_ID", "PRIVATE_KEY", "PRIVATE_KEY_PATH", "WEBHOOK_SECRET")
 DEFAULT_DATA_DIR = "~/.local/share/wandb-inject"
-SQLITE_SCHEME = "sqlite://"
-REDIS_SCHEMES = ("redis", "rediss")
 
 _Value = TypeVar("_Value")
 
@@ -64,15 +72,13 @@ class Settings:
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read and check every setting; raise SettingsError naming all problems."""
         reader = _Reader(os.environ if environ is None else environ)
-        app_id = reader.required("APP_ID", _positive_int)
-        private_key = reader.private_key()
-        webhook_secret = reader.required("WEBHOOK_SECRET", _as_is)
-        data_dir = reader.optional("DATA_DIR", DEFAULT_DATA_DIR, _data_dir)
+        app_id, private_key, webhook_secret, stored_login = reader.credentials()
+        data_dir = reader.optional("DATA_DIR", DEFAULT_DATA_DIR, check.data_dir)
         default_queue = f"{SQLITE_SCHEME}{data_dir or DEFAULT_DATA_DIR}/queue.db"
-        queue_url = reader.optional("QUEUE", default_queue, _queue_url)
-        api_url = reader.optional("GITHUB_API_URL", DEFAULT_API_URL, _http_url)
-        listen = reader.optional("LISTEN", DEFAULT_LISTEN, _host_and_port)
-        bot_login = reader.optional("BOT_LOGIN", "", _bot_login)
+        queue_url = reader.optional("QUEUE", default_queue, check.queue_url)
+        api_url = reader.optional("GITHUB_API_URL", DEFAULT_API_URL, check.http_url)
+        listen = reader.optional("LISTEN", DEFAULT_LISTEN, check.host_and_port)
+        bot_login = reader.optional("BOT_LOGIN", "", check.bot_login)
         if reader.problems:
             raise SettingsError(reader.problems)
         # Narrowing only: every value that came back None added a problem.
@@ -87,8 +93,47 @@ class Settings:
             listen_host=listen[0],
             listen_port=listen[1],
             data_dir=data_dir,
-            bot_login=bot_login or None,
+            bot_login=bot_login or stored_login or None,
         )
+
+
+@dataclass(frozen=True)
+class RegistrationSettings:
+    """What the registration page needs: where to listen, store and find GitHub."""
+
+    data_dir: Path
+    github_api_url: str
+    github_url: str
+    listen_host: str
+    listen_port: int
+    # Where GitHub reaches this server; None: the address the browser used.
+    public_url: str | None = None
+
+
+def registration_settings(
+    environ: Mapping[str, str] | None = None,
+) -> RegistrationSettings | None:
+    """Settings for registering the app; None once it has credentials.
+
+    Credentials in the environment, even some of them, or a stored file (even a
+    broken one) mean registration is over: Settings.from_environment reports
+    what is wrong with them.
+    """
+    reader = _Reader(os.environ if environ is None else environ)
+    data_dir = reader.optional("DATA_DIR", DEFAULT_DATA_DIR, check.data_dir)
+    if reader.names_credentials() or (data_dir and reader.has_stored(data_dir)):
+        return None
+    api_url = reader.optional("GITHUB_API_URL", DEFAULT_API_URL, check.http_url)
+    web_default = check.web_url_for(api_url or DEFAULT_API_URL)
+    web_url = reader.optional("GITHUB_URL", web_default, check.http_url)
+    listen = reader.optional("LISTEN", DEFAULT_LISTEN, check.host_and_port)
+    public_url = reader.optional("PUBLIC_URL", "", check.public_url)
+    if reader.problems:
+        raise SettingsError(reader.problems)
+    assert data_dir and api_url and web_url and listen and public_url is not None
+    return RegistrationSettings(
+        data_dir, api_url, web_url, listen[0], listen[1], public_url or None
+    )
 
 
 class _Reader:
@@ -111,6 +156,44 @@ class _Reader:
         text = self.environ.get(PREFIX + name, "").strip() or default
         return self._checked(name, text, check)
 
+    def names_credentials(self) -> bool:
+        return any(
+            self.environ.get(PREFIX + name, "").strip() for name in CREDENTIAL_VARIABLES
+        )
+
+    def has_stored(self, data_dir: Path) -> bool:
+        try:
+            return load_credentials(data_dir) is not None
+        except CredentialsError:
+            return True
+
+    def credentials(
+        self,
+    ) -> tuple[int | None, str | None, str | None, str | None]:
+        """Id, key, secret and bot login: the environment's, else the stored file's."""
+        stored = None if self.names_credentials() else self._stored()
+        if isinstance(stored, Credentials):
+            key, secret = stored.private_key, stored.webhook_secret
+            return stored.app_id, key, secret, stored.bot_login
+        if stored is not None:
+            # The file's problem is named; the variables' absence would be noise.
+            return None, None, None, None
+        app_id = self.required("APP_ID", check.positive_int)
+        private_key = self.private_key()
+        webhook_secret = self.required("WEBHOOK_SECRET", check.as_is)
+        return app_id, private_key, webhook_secret, None
+
+    def _stored(self) -> Credentials | CredentialsError | None:
+        text = self.environ.get(f"{PREFIX}DATA_DIR", "").strip() or DEFAULT_DATA_DIR
+        try:
+            return load_credentials(check.data_dir(text))
+        except CredentialsError as error:
+            self.problems.append(f"{PREFIX}DATA_DIR: {error}")
+            return error
+        except ValueError:
+            # Not a folder: the DATA_DIR check names it.
+            return None
+
     def private_key(self) -> str | None:
         inline = self.environ.get(f"{PREFIX}PRIVATE_KEY", "").strip()
         path = self.environ.get(f"{PREFIX}PRIVATE_KEY_PATH", "").strip()
@@ -120,9 +203,9 @@ class _Reader:
             )
             return None
         if path:
-            return self._checked("PRIVATE_KEY_PATH", path, _key_file)
+            return self._checked("PRIVATE_KEY_PATH", path, check.key_file)
         if inline:
-            return self._checked("PRIVATE_KEY", inline, _key_text)
+            return self._checked("PRIVATE_KEY", inline, check.key_text)
         self.problems.append(
             f"{PREFIX}PRIVATE_KEY (the app's PEM key) or {PREFIX}PRIVATE_KEY_PATH "
             "(a file holding it) is not set"
@@ -137,121 +220,3 @@ class _Reader:
         except ValueError as error:
             self.problems.append(f"{PREFIX}{name}: {error}")
             return None
-
-
-def redacted_url(url: str) -> str:
-    """`url` with the password it carries, if any, replaced by ***."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    return SplitResult(
-        parts.scheme, f"{user}:***@{host}", parts.path, parts.query, parts.fragment
-    ).geturl()
-
-
-def _is_number(text: str) -> bool:
-    # str.isdigit() also passes digits like "²" that int() refuses.
-    return text.isascii() and text.isdigit()
-
-
-def _positive_int(text: str) -> int:
-    if not _is_number(text) or int(text) < 1:
-        raise ValueError(f"expected the app's numeric id, not {text!r}")
-    return int(text)
-
-
-def _as_is(text: str) -> str:
-    return text
-
-
-def _key_text(text: str) -> str:
-    # Keys pasted into a one-line variable often carry their line breaks as `\n`.
-    key = text.replace("\\n", "\n") if "\n" not in text else text
-    if not ("-----BEGIN" in key and "PRIVATE KEY-----" in key):
-        # Never echo the value: it may be a real key, pasted wrongly.
-        raise ValueError("does not look like a PEM private key (-----BEGIN ...)")
-    return key
-
-
-def _key_file(text: str) -> str:
-    path = Path(text).expanduser()
-    try:
-        content = path.read_text()
-    except (OSError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or str(error)
-        raise ValueError(f"cannot read {str(path)!r}: {reason}") from None
-    try:
-        return _key_text(content.strip())
-    except ValueError:
-        raise ValueError(
-            f"{str(path)!r} does not hold a PEM private key (-----BEGIN ...)"
-        ) from None
-
-
-def _data_dir(text: str) -> Path:
-    path = Path(text).expanduser().absolute()
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"{str(path)!r} exists and is not a folder")
-    return path
-
-
-def _queue_url(text: str) -> str:
-    # Never echo a password the URL may carry.
-    shown = redacted_url(text)
-    parts = urlsplit(text)
-    if parts.scheme in REDIS_SCHEMES:
-        if not parts.hostname:
-            raise ValueError(f"{shown!r} names no Redis host")
-        if not _port_is_valid(parts):
-            raise ValueError(f"{shown!r} has a bad port")
-        return text
-    if text.startswith(SQLITE_SCHEME):
-        path = Path(text.removeprefix(SQLITE_SCHEME)).expanduser()
-        if not path.is_absolute() or path.is_dir():
-            raise ValueError(
-                f"expected sqlite:///absolute/path/queue.db, not {shown!r}"
-            )
-        return SQLITE_SCHEME + str(path)
-    raise ValueError(
-        f"expected sqlite:///path/queue.db or redis://host:port/db, not {shown!r}"
-    )
-
-
-def _port_is_valid(parts: SplitResult) -> bool:
-    try:
-        return parts.port is None or parts.port >= 1
-    except ValueError:
-        # Not a number, or past 65535.
-        return False
-
-
-def _http_url(text: str) -> str:
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(
-            "expected the API's address, like https://api.github.com or "
-            f"https://github.example.com/api/v3, not {text!r}"
-        )
-    return text.rstrip("/")
-
-
-def _host_and_port(text: str) -> tuple[str, int]:
-    host, colon, port = text.rpartition(":")
-    bracketed = host.startswith("[") and host.endswith("]")
-    if bracketed:
-        host = host[1:-1]
-    # An IPv6 address needs its brackets: in "::1:8000" the port is a guess.
-    unbracketed_v6 = not bracketed and any(mark in host for mark in ":[]")
-    if not (colon and host and _is_number(port)) or unbracketed_v6:
-        raise ValueError(f"expected HOST:PORT, like {DEFAULT_LISTEN}, not {text!r}")
-    if not 1 <= int(port) <= 65535:
-        raise ValueError(f"the port must be 1 to 65535, not {port}")
-    return host, int(port)
-
-
-def _bot_login(text: str) -> str:
-    if text and not (text.endswith("[bot]") and len(text) > len("[bot]")):
-        raise ValueError(f"expected the app's bot user, like my-app[bot], not {text!r}")
-    return text

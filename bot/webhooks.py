@@ -202,6 +202,11 @@ _HANDLERS: dict[tuple[str, str], _Handler] = {
 }
 
 
+def handled_events() -> frozenset[str]:
+    """The events some handler acts on, by GitHub's event names."""
+    return frozenset(event for event, _ in _HANDLERS)
+
+
 def _request(
     delivery: Delivery,
     trigger: Trigger,

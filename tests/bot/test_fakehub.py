@@ -6,9 +6,11 @@ import base64
 import time
 
 import httpx
+import jwt
 import pytest
 from fakehub import bare
 from fakehub.fixtures import BOT_LOGIN, Hub
+from fakehub.keys import make_keys
 from fakehub.state import Issue, Label, World
 
 from bot.github import (
@@ -369,3 +371,26 @@ def test_a_call_github_would_reject_is_a_violation(github: Hub, world):
     assert github.api.violations[0].startswith(f"POST /repos/{FULL_NAME}/pulls")
     assert world.pulls(OWNER, NAME, "all") == []
     github.api.violations.clear()
+
+
+def test_app_routes_take_a_jwt_only_from_a_known_app_signed_with_its_key(
+    github: Hub,
+):
+    app = github.world.app
+    now = int(time.time())
+
+    def get_app(issuer: int, key: str) -> httpx.Response:
+        claims = {"iat": now - 60, "exp": now + 540, "iss": str(issuer)}
+        token = jwt.encode(claims, key, algorithm="RS256")
+        return httpx.get(
+            f"{github.url}/app", headers={"authorization": f"Bearer {token}"}
+        )
+
+    own = get_app(app.id, app.private_key)
+    stranger = get_app(app.id + 1, app.private_key)
+    forged = get_app(app.id, make_keys().private)
+
+    assert own.status_code == 200 and own.json()["id"] == app.id
+    assert stranger.status_code == 401
+    assert forged.status_code == 401
+    assert "could not be decoded" in forged.json()["message"]

@@ -89,11 +89,22 @@ def served(tmp_path: Path, github: Hub) -> Iterator[tuple[str, subprocess.Popen[
             process.communicate()
 
 
-def test_serve_without_settings_names_every_missing_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("command", "given"),
+    [
+        # serve with none registers the app instead: test_registration_browser.py.
+        pytest.param("worker", {}, id="worker-without-any"),
+        pytest.param("serve", {"WANDB_INJECT_APP_ID": "7"}, id="serve-with-some"),
+    ],
+)
+def test_without_credentials_the_command_names_every_missing_one(
+    tmp_path: Path, command: str, given: dict[str, str]
+) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_INJECT")}
+    env |= {"WANDB_INJECT_DATA_DIR": str(tmp_path / "data")} | given
 
     done = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "serve"],
+        [sys.executable, "-m", "bot.cli", command],
         env=env,
         capture_output=True,
         text=True,
@@ -102,8 +113,9 @@ def test_serve_without_settings_names_every_missing_one(tmp_path: Path) -> None:
     )
 
     assert done.returncode == 2
-    for name in ("APP_ID", "PRIVATE_KEY", "WEBHOOK_SECRET"):
+    for name in ("PRIVATE_KEY", "WEBHOOK_SECRET"):
         assert f"WANDB_INJECT_{name}" in done.stderr
+    assert ("WANDB_INJECT_APP_ID" in done.stderr) == (not given)
     assert done.stderr.startswith("wandb-inject: error: the app's settings")
 
 

@@ -2,26 +2,57 @@
 
 from __future__ import annotations
 
+import secrets
+from typing import Any
+
 from fakehub import render
 from fakehub.calls import Context, Reply, invalid, not_found, paginate
-from fakehub.state import TOKEN_PERMISSIONS
+from fakehub.state import TOKEN_PERMISSIONS, App, World
+
+# Manifest codes are their own credential: the exchange takes no token.
+UNAUTHENTICATED = {"/app-manifests/{code}/conversions"}
+# The fixture's app, as it would have been registered.
+FIXTURE_EVENTS = ["issue_comment", "issues", "installation", "pull_request"]
 
 
 def get_app(context: Context) -> Reply:
-    app = context.world.app
-    owner = context.world.user("wandb", "Organization")
+    app = context.app or context.world.app
     body = {
-        "id": app.id,
-        "slug": app.slug,
-        "node_id": f"A_{app.id}",
-        "name": app.slug,
-        "owner": render.user(owner),
-        "html_url": f"{render.WEB}/apps/{app.slug}",
-        "permissions": TOKEN_PERMISSIONS,
-        "events": ["issue_comment", "issues", "installation", "pull_request"],
+        **_app_body(context.world, app),
         "installations_count": len(context.world.installations),
     }
     return Reply(200, body)
+
+
+def convert_manifest(context: Context) -> Reply:
+    """The credentials of the app a manifest created: given once, with its code."""
+    app = context.world.convert_manifest(context.arguments["code"])
+    if app is None:
+        raise not_found()
+    body = {
+        **_app_body(context.world, app),
+        "client_id": f"Iv23{app.id:016x}",
+        "client_secret": secrets.token_hex(20),
+        "webhook_secret": app.webhook_secret,
+        "pem": app.private_key,
+    }
+    return Reply(201, body)
+
+
+def _app_body(world: World, app: App) -> dict[str, Any]:
+    return {
+        "id": app.id,
+        "slug": app.slug,
+        "node_id": f"A_{app.id}",
+        "name": app.name or app.slug,
+        "owner": render.user(world.user(app.owner, app.owner_type)),
+        "html_url": f"{render.WEB}/apps/{app.slug}",
+        "external_url": app.hook_url or f"{render.WEB}/apps/{app.slug}",
+        "permissions": app.permissions,
+        "events": app.events or FIXTURE_EVENTS,
+        "created_at": render.when(world.now()),
+        "updated_at": render.when(world.now()),
+    }
 
 
 def list_installations(context: Context) -> Reply:
@@ -101,4 +132,5 @@ ROUTES = [
     ("GET", "/app/installations/{installation_id}", get_installation),
     ("POST", "/app/installations/{installation_id}/access_tokens", create_access_token),
     ("GET", "/installation/repositories", list_installation_repos),
+    ("POST", "/app-manifests/{code}/conversions", convert_manifest),
 ]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from fakehub.state import Repo, Token, World
+from fakehub.state import App, Repo, Token, World
 
 DOCS = "https://docs.github.com/rest"
 
@@ -56,6 +56,8 @@ class Context:
     url: str = ""
     token: Token | None = None
     repo: Repo | None = None
+    # The app whose JWT signed the call, on the /app routes.
+    app: App | None = None
 
     @property
     def the_repo(self) -> Repo:

@@ -6,34 +6,30 @@ import itertools
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from loopback import serve
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.settings import Settings
+from fakehub.keys import KeyPair, make_keys
 from fakehub.remote import GitRemote
 from fakehub.server import FakeGitHub
 from fakehub.state import App, World
+from fakehub.web import web_app
 
 # githubkit caches tokens per app id and installation id for the whole process:
 # a new app id for each world keeps one test's tokens from reaching the next.
 APP_IDS = itertools.count(424242)
 APP_SLUG = "wandb-inject"
 BOT_LOGIN = f"{APP_SLUG}[bot]"
-# Git is served under this path; everything else is the REST API, at the root
-# as api.github.com has it.
+# Git is served under this path, and GitHub's web pages under WEB_PREFIX (as
+# an Enterprise Server's web is apart from its API); everything else is the REST
+# API, at the root as api.github.com has it.
 GIT_PREFIX = "/git"
-
-
-@dataclass(frozen=True)
-class KeyPair:
-    private: str
-    public: str
+WEB_PREFIX = "/web"
 
 
 @dataclass
@@ -43,6 +39,10 @@ class Site:
     api: FakeGitHub
     git: GitRemote
     url: str = ""
+    web: ASGIApp = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.web = web_app(self.api)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -50,6 +50,8 @@ class Site:
             if path.startswith(f"{GIT_PREFIX}/"):
                 inner = {**scope, "path": path.removeprefix(GIT_PREFIX)}
                 await self.git(inner, receive, send)
+            elif path.startswith(f"{WEB_PREFIX}/"):
+                await self.web({**scope, "root_path": WEB_PREFIX}, receive, send)
             else:
                 await self.api(scope, receive, send)
         except Exception as error:
@@ -74,24 +76,16 @@ class Hub:
     git: GitRemote
     url: str
 
+    @property
+    def web_url(self) -> str:
+        """GitHub's web side, apart from the API as an Enterprise Server's is."""
+        return f"{self.url}{WEB_PREFIX}"
+
 
 @pytest.fixture(scope="session")
 def app_keys() -> KeyPair:
     """The App's RSA key pair; making one takes a while, so the session shares it."""
     return make_keys()
-
-
-def make_keys() -> KeyPair:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return KeyPair(private.decode(), public.decode())
 
 
 @pytest.fixture(scope="session")

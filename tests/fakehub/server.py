@@ -15,7 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from fakehub import apps, issues, pulls, repos, schema, users
 from fakehub.calls import Context, Handler, Refusal, not_found
-from fakehub.state import World
+from fakehub.state import App, World
 
 ROUTE_TABLES = (apps.ROUTES, issues.ROUTES, pulls.ROUTES, repos.ROUTES, users.ROUTES)
 # Path arguments that may hold slashes, as GitHub's own router allows.
@@ -175,11 +175,13 @@ class FakeGitHub:
             )
 
     def _authenticate(self, route: Route, context: Context, header: str) -> None:
+        if route.pattern in apps.UNAUTHENTICATED:
+            return
         scheme, _, credential = header.partition(" ")
         if scheme.lower() not in ("bearer", "token") or not credential:
             raise Refusal(401, "Requires authentication")
         if route.pattern.startswith("/app"):
-            self._check_jwt(credential)
+            context.app = self._check_jwt(credential)
             return
         token = self.world.live_token(credential)
         if token is None:
@@ -192,10 +194,17 @@ class FakeGitHub:
                 raise not_found()
             context.repo = self.world.repos[full_name]
 
-    def _check_jwt(self, credential: str) -> None:
-        app = self.world.app
+    def _check_jwt(self, credential: str) -> App:
+        """The app that signed `credential`, any app GitHub knows of."""
         try:
-            claims = jwt.decode(
+            unverified = jwt.decode(credential, options={"verify_signature": False})
+            app = self.world.apps.get(int(unverified.get("iss", 0)))
+        except (jwt.PyJWTError, TypeError, ValueError):
+            app = None
+        if app is None:
+            raise Refusal(401, "'Issuer' claim ('iss') must be an Integer")
+        try:
+            jwt.decode(
                 credential,
                 app.public_key,
                 algorithms=["RS256"],
@@ -205,8 +214,7 @@ class FakeGitHub:
             raise Refusal(
                 401, f"A JSON web token could not be decoded: {error}"
             ) from None
-        if str(claims["iss"]) != str(app.id):
-            raise Refusal(401, "'Issuer' claim ('iss') must be an Integer")
+        return app
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         for fault in self.faults:

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import itertools
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from fakehub import bare
+from fakehub.keys import make_keys
 
 TOKEN_LIFETIME = timedelta(hours=1)
+# GitHub's manifest code works once, within the hour.
+MANIFEST_CODE_LIFETIME = timedelta(hours=1)
+# Apps registered through the manifest flow; far from the fixture's ids, and
+# unique in the process, as githubkit caches tokens by app id.
+REGISTERED_APP_IDS = itertools.count(900001)
 # GitHub folds the finer roles into the three classic levels in `permission`.
 CLASSIC_PERMISSION = {
     "admin": "admin",
@@ -37,6 +45,23 @@ class App:
     private_key: str
     public_key: str
     webhook_secret: str
+    name: str = ""
+    owner: str = "wandb"
+    owner_type: str = "Organization"
+    # What the manifest flow asked for; empty for the fixture's app.
+    permissions: dict[str, str] = field(default_factory=lambda: dict(TOKEN_PERMISSIONS))
+    events: list[str] = field(default_factory=list)
+    hook_url: str = ""
+
+
+@dataclass
+class ManifestCode:
+    """A code GitHub's manifest flow handed back, not yet exchanged."""
+
+    app: App
+    created_at: datetime
+    # Handed out once, with the code's exchange; GitHub keeps no copy.
+    client_secret: str = ""
 
 
 @dataclass
@@ -167,6 +192,9 @@ class World:
         self.installations: dict[int, Installation] = {}
         self.repos: dict[str, Repo] = {}
         self.tokens: dict[str, Token] = {}
+        # Every app GitHub knows, by id: the fixture's, and any registered since.
+        self.apps: dict[int, App] = {app.id: app}
+        self.manifest_codes: dict[str, ManifestCode] = {}
         self._ids = itertools.count(1001)
         self.bot = self.user(f"{app.slug}[bot]", type="Bot")
 
@@ -350,3 +378,40 @@ class World:
         """Age every issued token past its hour, as if the job ran long."""
         for token in self.tokens.values():
             token.expires_at = self.now() - timedelta(seconds=1)
+
+    def register_app(
+        self, manifest: dict[str, Any], owner: str, owner_type: str = "User"
+    ) -> str:
+        """Create the app `manifest` describes, with a fresh key and secret; the
+        code its creator's browser takes back to the manifest's redirect_url."""
+        keys = make_keys()
+        name = str(manifest["name"])
+        app = App(
+            next(REGISTERED_APP_IDS),
+            re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-"),
+            keys.private,
+            keys.public,
+            secrets.token_hex(20),
+            name=name,
+            owner=owner,
+            owner_type=owner_type,
+            permissions=dict(manifest.get("default_permissions") or {}),
+            events=list(manifest.get("default_events") or []),
+            hook_url=str(manifest["hook_attributes"]["url"]),
+        )
+        self.apps[app.id] = app
+        code = secrets.token_hex(20)
+        self.manifest_codes[code] = ManifestCode(app, self.now())
+        return code
+
+    def convert_manifest(self, code: str) -> App | None:
+        """The app behind `code`, once; None for an unknown, used or stale code."""
+        found = self.manifest_codes.pop(code, None)
+        if found is None or self.now() - found.created_at > MANIFEST_CODE_LIFETIME:
+            return None
+        return found.app
+
+    def age_manifest_codes(self) -> None:
+        """Age every code past its hour, as if the browser took long to come back."""
+        for found in self.manifest_codes.values():
+            found.created_at -= MANIFEST_CODE_LIFETIME + timedelta(seconds=1)
