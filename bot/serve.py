@@ -3,46 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import sys
 
 from bot.console import EXIT_ERROR, EXIT_OK, Parser, print_error
+from bot.logs import LOG_FORMATS, configure_logging
 from bot.settings import Settings, SettingsError
 
-# Context that log calls pass in `extra=`, printed after the message.
-CONTEXT_KEYS = (
-    "delivery",
-    "event",
-    "repo",
-    "installation",
-    "trigger",
-    "status",
-    "outcome",
-    "reason",
-    "delay",
-    "attempts",
-    "lock",
-    "task",
-)
 LOG_LEVELS = ("debug", "info", "warning", "error")
 # Two job threads: an acknowledgement need not wait behind a long job.
 DEFAULT_WORKERS = 2
-
-
-class ContextFormatter(logging.Formatter):
-    """A log line with the context its call passed, as key=value pairs."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        pairs = [
-            f"{key}={getattr(record, key)}"
-            for key in CONTEXT_KEYS
-            if getattr(record, key, "") not in ("", None)
-        ]
-        if not pairs:
-            return line
-        first, newline, rest = line.partition("\n")
-        return f"{first} {' '.join(pairs)}{newline}{rest}"
 
 
 def add_serve_command(commands: argparse._SubParsersAction[Parser]) -> None:
@@ -50,7 +18,7 @@ def add_serve_command(commands: argparse._SubParsersAction[Parser]) -> None:
         "serve",
         help="run the GitHub App: its webhook endpoint, and jobs unless on Redis",
         description=(
-            "Serve POST /webhook, GET /healthz and GET /readyz on "
+            "Serve POST /webhook, GET /healthz, GET /readyz and GET /metrics on "
             "WANDB_INJECT_LISTEN. With a SQLite queue, jobs run in this process; "
             "with Redis, run `wandb-inject worker` beside it, or pass --with-worker."
         ),
@@ -94,6 +62,12 @@ def _add_common_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--log-level", choices=LOG_LEVELS, default="info", help="(default: info)"
     )
+    command.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default="auto",
+        help="one JSON object a line, or text (default: text on a terminal only)",
+    )
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -101,7 +75,7 @@ def run_serve(args: argparse.Namespace) -> int:
     settings = _settings()
     if settings is None:
         return EXIT_ERROR
-    _configure_logging(args.log_level)
+    _configure_logging(args, settings)
     # Imported here, as in run_worker: the other commands need neither the web
     # stack nor the queue, and loading them costs a quarter of a second.
     import uvicorn
@@ -128,10 +102,18 @@ def run_worker(args: argparse.Namespace) -> int:
     settings = _settings()
     if settings is None:
         return EXIT_ERROR
-    _configure_logging(args.log_level)
+    _configure_logging(args, settings)
+    from bot.metrics import Metrics
     from bot.queue import flow_handlers, open_queue
+    from bot.store import open_store
 
-    open_queue(settings, flow_handlers(settings)).run_consumer(args.workers)
+    store = open_store(settings)
+    metrics = Metrics(store)
+    queue = open_queue(settings, flow_handlers(settings, metrics), metrics=metrics)
+    try:
+        queue.run_consumer(args.workers)
+    finally:
+        store.close()
     return EXIT_OK
 
 
@@ -143,12 +125,10 @@ def _settings() -> Settings | None:
         return None
 
 
-def _configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        ContextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
-    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+def _configure_logging(args: argparse.Namespace, settings: Settings) -> None:
+    # The settings' secrets are blotted out of any line that would hold one.
+    secrets = (settings.webhook_secret, settings.private_key)
+    configure_logging(args.log_level, args.log_format, secrets)
 
 
 def _worker_count(text: str) -> int:
