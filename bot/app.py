@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
@@ -69,6 +69,8 @@ def create_app(
             yield
         finally:
             flusher.cancel()
+            with suppress(asyncio.CancelledError):
+                await flusher
             if consumer is not None:
                 await run_in_threadpool(consumer.shut_down)
             await run_in_threadpool(_flush, metrics)

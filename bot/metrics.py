@@ -85,13 +85,13 @@ class Metrics:
 
     def __init__(self, tally: Tally) -> None:
         self._tally = tally
-        self._pending: Counter[str] = Counter()
+        # By label values: the key is written only when they are flushed.
+        self._pending: Counter[tuple[str, ...]] = Counter()
         self._lock = threading.Lock()
 
     def delivery(self, event: str, outcome: str, reason: str = "") -> None:
-        key = _key(DELIVERIES.name, (event, outcome, reason))
         with self._lock:
-            self._pending[key] += 1
+            self._pending[event, outcome, reason] += 1
 
     def job(self, outcome: str, seconds: float) -> None:
         labels = (outcome,)
@@ -113,8 +113,9 @@ class Metrics:
             pending, self._pending = self._pending, Counter()
         if not pending:
             return
+        amounts = {_key(DELIVERIES.name, labels): n for labels, n in pending.items()}
         try:
-            self._tally.add_to_tally(dict(pending))
+            self._tally.add_to_tally(amounts)
         except Exception:
             with self._lock:
                 self._pending.update(pending)
