@@ -191,7 +191,6 @@ class JobQueue:
             with lock:
                 attempt = self.retries - task.retries + 1
                 logger.info("job started", extra={**context, "attempt": attempt})
-                started = time.monotonic()
                 outcome = self.handlers.process(request) or DONE
         except TaskLockedException:
             # Waiting for another job on the repository is not a failed attempt.

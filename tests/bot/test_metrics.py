@@ -230,6 +230,41 @@ def test_metrics_count_deliveries_and_the_jobs_a_separate_worker_ran(
     assert remaining < 5000
 
 
+def test_each_job_counts_under_the_outcome_its_status_comment_shows(
+    github: Hub, bot_settings: Settings
+) -> None:
+    world = github.world
+    repo = world.add_repo(OWNER, NAME, {"train.py": EXAMPLE.read_bytes()})
+    world.grant(OWNER, NAME, MAINTAINER, "write")
+    world.grant(OWNER, NAME, "mallory", "read")
+    issue = world.open_issue(OWNER, NAME, "Track our training runs")
+    store = open_store(bot_settings)
+    metrics = Metrics(store)
+    queue = open_queue(
+        bot_settings, flow_handlers(bot_settings, metrics), metrics=metrics
+    )
+
+    with serve(create_app(bot_settings)) as url:
+        sender = Sender(github, url)
+        for body, user in [
+            ("/wandb-inject dry-run", MAINTAINER),
+            ("/wandb-inject", "mallory"),
+            ("/wandb-inject", MAINTAINER),
+            ("/wandb-inject", MAINTAINER),
+        ]:
+            sender.comment(repo, issue.number, body, user)
+            run_jobs(queue)
+        samples = parsed(httpx.get(f"{url}/metrics").text)
+    store.close()
+
+    assert samples["wandb_inject_jobs_total"] == {
+        series(outcome=outcome): 1
+        for outcome in ("dry_run", "refused", "pr_opened", "pr_updated")
+    }
+    opened = samples["wandb_inject_pull_requests_opened_total"]
+    assert opened == {series(trigger="issue_comment"): 1}
+
+
 def test_metrics_answer_503_while_their_store_is_unreachable(
     tmp_path: Path, own_redis: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
