@@ -64,6 +64,7 @@ PULL_REQUESTS = Family(
     "Pull requests the app opened, by what asked for them.",
     ("trigger",),
 )
+# An installation removed keeps its last value here; nothing clears it yet.
 RATE_LIMIT = Family(
     "wandb_inject_github_rate_limit_remaining",
     "gauge",
