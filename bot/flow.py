@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import NamedTuple
 from urllib.parse import quote
 
 from bot.github import (
@@ -14,6 +16,7 @@ from bot.github import (
     Transient,
 )
 from bot.job import JobResult, Overrides, run_job, write_changes
+from bot.metrics import Metrics
 from bot.pr_body import (
     MARKER,
     MAX_BODY_LENGTH,
@@ -28,7 +31,7 @@ from bot.webhooks import COMMAND, LABEL
 from bot.workspace import BranchTaken, Remote, cloned
 from bot.worktree import GitError, Identity
 
-__all__ = ["Transient", "acknowledge", "give_up", "process"]
+__all__ = ["JobOutcome", "Transient", "acknowledge", "give_up", "process"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,9 +75,29 @@ REQUESTED_IN = "Requested in #{number} by @{user}."
 UNEXPECTED = "an unexpected error ({kind}); the app's logs have the details"
 
 
-def acknowledge(request: Request, settings: Settings) -> None:
+class JobOutcome(StrEnum):
+    """How a job ended, as the metrics count it; one per status it leaves."""
+
+    NOT_UNDERSTOOD = "not_understood"
+    REFUSED = "refused"
+    NOTHING_TO_DO = "nothing_to_do"
+    NOT_WANTED = "not_wanted"
+    STOPPED = "stopped"
+    DRY_RUN = "dry_run"
+    PR_OPENED = "pr_opened"
+    PR_UPDATED = "pr_updated"
+
+
+class Outcome(NamedTuple):
+    kind: JobOutcome
+    status: str
+
+
+def acknowledge(
+    request: Request, settings: Settings, metrics: Metrics | None = None
+) -> None:
     """React to the request, drop the trigger label, and post the status comment."""
-    api = _api(request, settings)
+    api = _api(request, settings, metrics)
     if request.comment_id is not None:
         api.react_to_comment(request.comment_id)
     else:
@@ -85,33 +108,40 @@ def acknowledge(request: Request, settings: Settings) -> None:
     logger.info("request acknowledged", extra=request.log_context())
 
 
-def process(request: Request, settings: Settings) -> None:
-    """Do the job and leave its outcome on the status comment.
+def process(
+    request: Request, settings: Settings, metrics: Metrics | None = None
+) -> JobOutcome:
+    """Do the job, leave its outcome on the status comment and return it.
 
     Transient failures are re-raised for the queue to retry; any other
-    failure is reported as `failed` and re-raised.
+    failure is reported as `failed` and re-raised. The queue logs both.
     """
-    api = _api(request, settings)
+    api = _api(request, settings, metrics)
     status = StatusComment(api, request)
-    context = request.log_context()
     try:
         outcome = _outcome(request, settings, api, status)
     except Transient as error:
-        logger.warning("job will be retried: %s", error.reason, extra=context)
         minutes = max(1, round((error.retry_after or 60) / 60))
         status.show(RETRYING.format(reason=error.reason, minutes=minutes))
         raise
     except Exception as error:
-        logger.exception("job failed", extra=context)
         status.show(FAILED.format(reason=_reason(error)))
         raise
-    status.show(outcome)
-    logger.info("job done", extra=context)
+    status.show(outcome.status)
+    if metrics is not None and outcome.kind is JobOutcome.PR_OPENED:
+        metrics.pull_request_opened(str(request.trigger))
+    return outcome.kind
 
 
-def give_up(request: Request, settings: Settings, reason: str, attempts: int) -> None:
+def give_up(
+    request: Request,
+    settings: Settings,
+    reason: str,
+    attempts: int,
+    metrics: Metrics | None = None,
+) -> None:
     """Leave a failure that outlasted the queue's retries on the status comment."""
-    status = StatusComment(_api(request, settings), request)
+    status = StatusComment(_api(request, settings, metrics), request)
     status.show(GAVE_UP.format(reason=reason, attempts=attempts, command=COMMAND))
 
 
@@ -149,25 +179,28 @@ class Target:
 
 def _outcome(
     request: Request, settings: Settings, api: RepositoryApi, status: StatusComment
-) -> str:
+) -> Outcome:
     if request.problem:
-        return NOT_UNDERSTOOD.format(problem=request.problem)
+        problem = NOT_UNDERSTOOD.format(problem=request.problem)
+        return Outcome(JobOutcome.NOT_UNDERSTOOD, problem)
     if not api.can_write(request.requested_by):
-        return REFUSED.format(user=request.requested_by)
+        return Outcome(JobOutcome.REFUSED, REFUSED.format(user=request.requested_by))
     repository = api.repository()
     if repository.archived:
-        return NOTHING_TO_DO.format(reason="the repository is archived")
+        archived = NOTHING_TO_DO.format(reason="the repository is archived")
+        return Outcome(JobOutcome.NOTHING_TO_DO, archived)
     target = _target(request, api, repository)
     if isinstance(target, str):
-        return NOTHING_TO_DO.format(reason=target)
+        return Outcome(JobOutcome.NOTHING_TO_DO, NOTHING_TO_DO.format(reason=target))
     earlier = api.bot_pull_requests(target.branch)
     open_pull = next((pull for pull in earlier if pull.open), None)
     declined = earlier and not earlier[0].merged and not earlier[0].open
     if open_pull is None and declined and not request.arguments.recreate:
         number = earlier[0].number
-        return NOT_WANTED.format(
+        not_wanted = NOT_WANTED.format(
             branch=target.branch, number=number, recreate=RECREATE_COMMAND
         )
+        return Outcome(JobOutcome.NOT_WANTED, not_wanted)
     status.show(WORKING.format(base=target.base))
     return _change(request, settings, api, repository, target, open_pull)
 
@@ -196,7 +229,7 @@ def _change(
     repository: Repository,
     target: Target,
     open_pull: PullRequestInfo | None,
-) -> str:
+) -> Outcome:
     remote = Remote(repository.clone_url, api.git_token())
     with cloned(remote, target.base) as workspace:
         try:
@@ -208,26 +241,29 @@ def _change(
             )
         except RepoConfigError as error:
             problems = "\n".join(f"- {problem}" for problem in error.problems)
-            return BAD_SETTINGS.format(problems=problems)
+            return Outcome(JobOutcome.STOPPED, BAD_SETTINGS.format(problems=problems))
         reason = result.nothing_to_do()
         if reason is not None:
-            return _nothing_to_do(reason, result)
+            return Outcome(JobOutcome.NOTHING_TO_DO, _nothing_to_do(reason, result))
         if request.arguments.dry_run:
-            return _dry_run(target, result)
+            return Outcome(JobOutcome.DRY_RUN, _dry_run(target, result))
         paths = write_changes(workspace.tree, result.reports)
         message = result.title + "\n\n" + "\n".join(paths)
         try:
             workspace.push(target.branch, paths, message, _identity(api))
         except BranchTaken as error:
-            return BRANCH_TAKEN.format(reason=error, branch=target.branch)
+            taken = BRANCH_TAKEN.format(reason=error, branch=target.branch)
+            return Outcome(JobOutcome.STOPPED, taken)
     body = _with_request_note(result.body, request, target)
     if open_pull is not None:
         pull = api.update_pull_request(open_pull.number, title=result.title, body=body)
-        return UPDATED.format(number=pull.number, url=pull.html_url)
+        updated = UPDATED.format(number=pull.number, url=pull.html_url)
+        return Outcome(JobOutcome.PR_UPDATED, updated)
     pull = api.create_pull_request(
         title=result.title, body=body, head=target.branch, base=target.base
     )
-    return OPENED.format(number=pull.number, url=pull.html_url)
+    opened = OPENED.format(number=pull.number, url=pull.html_url)
+    return Outcome(JobOutcome.PR_OPENED, opened)
 
 
 def _nothing_to_do(reason: str, result: JobResult) -> str:
@@ -276,7 +312,9 @@ def _identity(api: RepositoryApi) -> Identity:
     return Identity(login, f"{user_id}+{login}@users.noreply.github.com")
 
 
-def _api(request: Request, settings: Settings) -> RepositoryApi:
+def _api(
+    request: Request, settings: Settings, metrics: Metrics | None
+) -> RepositoryApi:
     return RepositoryApi(
         app_id=settings.app_id,
         private_key=settings.private_key,
@@ -284,6 +322,7 @@ def _api(request: Request, settings: Settings) -> RepositoryApi:
         installation_id=request.installation_id,
         owner=request.owner,
         repo=request.repo,
+        on_rate_limit=metrics.rate_limit if metrics else None,
     )
 
 

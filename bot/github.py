@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -74,11 +75,18 @@ class RepositoryApi:
         installation_id: int,
         owner: str,
         repo: str,
+        on_rate_limit: Callable[[int, int], None] | None = None,
     ) -> None:
+        """`on_rate_limit(installation, remaining)` hears of each API answer's
+        limit, made with the installation's token (the app's own has another)."""
         app_auth = AppAuthStrategy(app_id, private_key)
         # Retries are the queue's job: githubkit would otherwise sleep in the worker.
         self._app = GitHub(app_auth, base_url=api_url, auto_retry=False)
-        self._github = self._app.with_auth(app_auth.as_installation(installation_id))
+        config = self._app.config
+        if on_rate_limit is not None:
+            hooks = {"response": [_rate_limit_hook(installation_id, on_rate_limit)]}
+            config = dataclasses.replace(config, event_hooks=hooks)
+        self._github = GitHub(app_auth.as_installation(installation_id), config=config)
         self._installation_id = installation_id
         self.owner = owner
         self.repo = repo
@@ -243,6 +251,19 @@ class RepositoryApi:
 
 class NotFound(GitHubError):
     """GitHub answered 404: the thing is gone, or the app may not see it."""
+
+
+def _rate_limit_hook(
+    installation_id: int, report: Callable[[int, int], None]
+) -> Callable[[httpx.Response], None]:
+    def hook(response: httpx.Response) -> None:
+        # Getting the token goes through here too, under the app's own limit.
+        scheme = response.request.headers.get("authorization", "").partition(" ")[0]
+        remaining = response.headers.get("x-ratelimit-remaining", "")
+        if scheme.lower() == "token" and remaining.isdigit():
+            report(installation_id, int(remaining))
+
+    return hook
 
 
 def _by_an_app(comment: IssueComment) -> bool:

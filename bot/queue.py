@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
@@ -18,6 +19,7 @@ from huey.exceptions import (  # type: ignore[import-untyped]
 )
 from huey.signals import SIGNAL_INTERRUPTED  # type: ignore[import-untyped]
 
+from bot.metrics import Metrics
 from bot.request import Request
 from bot.settings import Settings
 
@@ -37,6 +39,10 @@ REDIS_LOCK_SECONDS = 3600
 POLL_SECONDS = 1.0
 SHUTDOWN_SECONDS = 30.0
 _LOCK_PREFIX = "repo:"
+# A job attempt's outcome when the queue decides it; `process` names the others.
+RETRIED = "retried"
+FAILED = "failed"
+DONE = "done"
 
 
 class RetryLater(Exception):
@@ -49,30 +55,30 @@ class RetryLater(Exception):
 
 @dataclass(frozen=True)
 class Handlers:
-    """What the tasks call. `process` raises RetryLater for a retryable failure;
-    `give_up` reports one still failing at the last attempt, with its reason and
-    the number of attempts."""
+    """What the tasks call. `process` returns the outcome's name (for the metrics)
+    or raises RetryLater for a retryable failure; `give_up` reports one still
+    failing at the last attempt, with its reason and the number of attempts."""
 
     acknowledge: Callable[[Request], None]
-    process: Callable[[Request], None]
+    process: Callable[[Request], str | None]
     give_up: Callable[[Request, str, int], None]
 
 
-def flow_handlers(settings: Settings) -> Handlers:
+def flow_handlers(settings: Settings, metrics: Metrics | None = None) -> Handlers:
     """The job's own steps from bot.flow, its Transient turned into RetryLater."""
 
     def acknowledge(request: Request) -> None:
-        _flow().acknowledge(request, settings)
+        _flow().acknowledge(request, settings, metrics)
 
-    def process(request: Request) -> None:
+    def process(request: Request) -> str:
         flow = _flow()
         try:
-            flow.process(request, settings)
+            return str(flow.process(request, settings, metrics))
         except flow.Transient as error:
             raise RetryLater(error.retry_after, str(error)) from error
 
     def give_up(request: Request, reason: str, attempts: int) -> None:
-        _flow().give_up(request, settings, reason, attempts)
+        _flow().give_up(request, settings, reason, attempts, metrics)
 
     return Handlers(acknowledge, process, give_up)
 
@@ -83,18 +89,22 @@ def _flow() -> ModuleType:
     return importlib.import_module("bot.flow")
 
 
-def open_queue(settings: Settings, handlers: Handlers) -> JobQueue:
+def open_queue(
+    settings: Settings, handlers: Handlers, *, metrics: Metrics | None = None
+) -> JobQueue:
     """Redis for a `redis://` queue URL, else a SQLite file."""
     if settings.uses_redis:
         huey = PriorityRedisExpireHuey(
             QUEUE_NAME, url=settings.queue_url, results=False
         )
-        return JobQueue(huey, handlers, lock_seconds=REDIS_LOCK_SECONDS)
+        return JobQueue(
+            huey, handlers, lock_seconds=REDIS_LOCK_SECONDS, metrics=metrics
+        )
     path = settings.sqlite_queue_path
     path.parent.mkdir(parents=True, exist_ok=True)
     # fsync on every commit: a 202 promises the request survives a crash.
     huey = SqliteHuey(QUEUE_NAME, filename=str(path), results=False, fsync=True)
-    return JobQueue(huey, handlers, lock_seconds=None)
+    return JobQueue(huey, handlers, lock_seconds=None, metrics=metrics)
 
 
 class JobQueue:
@@ -109,8 +119,10 @@ class JobQueue:
         retries: int = PROCESS_RETRIES,
         retry_delay: float = RETRY_DELAY_SECONDS,
         locked_delay: float = LOCKED_RETRY_SECONDS,
+        metrics: Metrics | None = None,
     ) -> None:
         self.huey = huey
+        self.metrics = metrics
         self.handlers = handlers
         self.lock_seconds = lock_seconds
         self.retries = retries
@@ -170,27 +182,43 @@ class JobQueue:
 
     def _process(self, request_json: str, task: Task) -> None:
         request = Request.from_json(json.loads(request_json))
-        context = request.log_context()
+        context = {**request.log_context(), "job": task.id}
         lock = self.huey.lock_task(
             _LOCK_PREFIX + request.full_name.lower(), ttl=self.lock_seconds
         )
+        started = time.monotonic()
         try:
             with lock:
-                self.handlers.process(request)
+                attempt = self.retries - task.retries + 1
+                logger.info("job started", extra={**context, "attempt": attempt})
+                outcome = self.handlers.process(request) or DONE
         except TaskLockedException:
             # Waiting for another job on the repository is not a failed attempt.
             logger.info("repository busy, job waits", extra=context)
             raise RetryTask(delay=self.locked_delay) from None
         except RetryLater as error:
-            self._retry(task, request, error)
+            self._retry(task, request, error, started)
         except Exception:
             # The job reported the failure on its status comment itself.
-            logger.exception("job failed", extra=context)
+            seconds = self._record(FAILED, started)
+            logger.exception("job failed", extra={**context, "seconds": seconds})
         else:
-            logger.info("job done", extra=context)
+            seconds = self._record(outcome, started)
+            done = {**context, "outcome": outcome, "seconds": seconds}
+            logger.info("job done", extra=done)
 
-    def _retry(self, task: Task, request: Request, error: RetryLater) -> None:
-        context = request.log_context()
+    def _record(self, outcome: str, started: float) -> float:
+        """Count the attempt's outcome and duration; the duration, rounded."""
+        seconds = time.monotonic() - started
+        if self.metrics is not None:
+            self.metrics.job(outcome, seconds)
+        return round(seconds, 3)
+
+    def _retry(
+        self, task: Task, request: Request, error: RetryLater, started: float
+    ) -> None:
+        context = {**request.log_context(), "job": task.id}
+        self._record(RETRIED if task.retries > 0 else FAILED, started)
         if task.retries <= 0:
             attempts = self.retries + 1
             logger.error(

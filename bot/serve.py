@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from bot.console import EXIT_ERROR, EXIT_OK, Parser, print_error
+from bot.logs import LOG_FORMATS, configure_logging
 from bot.settings import (
     RegistrationSettings,
     Settings,
@@ -23,43 +24,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Context that log calls pass in `extra=`, printed after the message.
-CONTEXT_KEYS = (
-    "delivery",
-    "event",
-    "repo",
-    "installation",
-    "trigger",
-    "status",
-    "outcome",
-    "reason",
-    "delay",
-    "attempts",
-    "lock",
-    "task",
-    "app",
-    "url",
-    "path",
-)
 LOG_LEVELS = ("debug", "info", "warning", "error")
 # Two job threads: an acknowledgement need not wait behind a long job.
 DEFAULT_WORKERS = 2
-
-
-class ContextFormatter(logging.Formatter):
-    """A log line with the context its call passed, as key=value pairs."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        pairs = [
-            f"{key}={getattr(record, key)}"
-            for key in CONTEXT_KEYS
-            if getattr(record, key, "") not in ("", None)
-        ]
-        if not pairs:
-            return line
-        first, newline, rest = line.partition("\n")
-        return f"{first} {' '.join(pairs)}{newline}{rest}"
 
 
 def add_serve_command(commands: argparse._SubParsersAction[Parser]) -> None:
@@ -67,7 +34,7 @@ def add_serve_command(commands: argparse._SubParsersAction[Parser]) -> None:
         "serve",
         help="run the GitHub App: its webhook endpoint, and jobs unless on Redis",
         description=(
-            "Serve POST /webhook, GET /healthz and GET /readyz on "
+            "Serve POST /webhook, GET /healthz, GET /readyz and GET /metrics on "
             "WANDB_INJECT_LISTEN. With a SQLite queue, jobs run in this process; "
             "with Redis, run `wandb-inject worker` beside it, or pass --with-worker. "
             "Without the app's credentials, serve a page at /register that creates "
@@ -113,6 +80,12 @@ def _add_common_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--log-level", choices=LOG_LEVELS, default="info", help="(default: info)"
     )
+    command.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default="auto",
+        help="one JSON object a line, or text (default: text on a terminal only)",
+    )
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -123,12 +96,13 @@ def run_serve(args: argparse.Namespace) -> int:
         print_error(str(error))
         return EXIT_ERROR
     if setup is not None:
-        _configure_logging(args.log_level)
+        # No secret exists yet; the ones registration brings never reach a log.
+        _configure_logging(args, ())
         return _serve_registration(setup, args)
     settings = _settings()
     if settings is None:
         return EXIT_ERROR
-    _configure_logging(args.log_level)
+    _configure_logging(args, (settings.webhook_secret, settings.private_key))
     _serve(_webhook_app(settings, args), settings.listen_host, settings.listen_port)
     return EXIT_OK
 
@@ -149,7 +123,9 @@ def _serve_registration(setup: RegistrationSettings, args: argparse.Namespace) -
 
     async def registered(credentials: Credentials) -> bool:
         try:
-            app = _webhook_app(Settings.from_environment(), args)
+            settings = Settings.from_environment()
+            _configure_logging(args, (settings.webhook_secret, settings.private_key))
+            app = _webhook_app(settings, args)
             await board.switch_to(app)
         except Exception:
             logger.exception("registered, but could not start: restart serve")
@@ -189,10 +165,18 @@ def run_worker(args: argparse.Namespace) -> int:
     settings = _settings()
     if settings is None:
         return EXIT_ERROR
-    _configure_logging(args.log_level)
+    _configure_logging(args, (settings.webhook_secret, settings.private_key))
+    from bot.metrics import Metrics
     from bot.queue import flow_handlers, open_queue
+    from bot.store import open_store
 
-    open_queue(settings, flow_handlers(settings)).run_consumer(args.workers)
+    store = open_store(settings)
+    metrics = Metrics(store)
+    queue = open_queue(settings, flow_handlers(settings, metrics), metrics=metrics)
+    try:
+        queue.run_consumer(args.workers)
+    finally:
+        store.close()
     return EXIT_OK
 
 
@@ -204,12 +188,9 @@ def _settings() -> Settings | None:
         return None
 
 
-def _configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        ContextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
-    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+def _configure_logging(args: argparse.Namespace, secrets: Iterable[str]) -> None:
+    # The settings' secrets are blotted out of any line that would hold one.
+    configure_logging(args.log_level, args.log_format, tuple(secrets))
 
 
 def _worker_count(text: str) -> int:

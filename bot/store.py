@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
@@ -31,6 +31,7 @@ create table if not exists repository (
     full_name text not null,
     primary key (installation_id, full_name)
 );
+create table if not exists tally (key text primary key, value real not null);
 """
 
 
@@ -48,6 +49,14 @@ class Store(Protocol):
     def apply(self, change: InstallationChange) -> None: ...
 
     def repositories(self, installation_id: int) -> list[str]: ...
+
+    def add_to_tally(self, amounts: Mapping[str, float]) -> None:
+        """Add each amount to its number (from 0), all at once: the metrics."""
+        ...
+
+    def set_in_tally(self, key: str, value: float) -> None: ...
+
+    def tally(self) -> dict[str, float]: ...
 
     def check(self) -> None:
         """Raise unless the state can be read and written."""
@@ -128,6 +137,22 @@ class SqliteStore:
         )
         return [name for (name,) in rows]
 
+    def add_to_tally(self, amounts: Mapping[str, float]) -> None:
+        with self._transaction() as connection:
+            connection.executemany(
+                "insert into tally values (?, ?) "
+                "on conflict (key) do update set value = value + excluded.value",
+                amounts.items(),
+            )
+
+    def set_in_tally(self, key: str, value: float) -> None:
+        self._connection().execute(
+            "insert or replace into tally values (?, ?)", (key, value)
+        )
+
+    def tally(self) -> dict[str, float]:
+        return dict(self._connection().execute("select key, value from tally"))
+
     def check(self) -> None:
         self._connection().execute("select count(*) from installation").fetchone()
 
@@ -198,10 +223,21 @@ class RedisStore:
 
     def repositories(self, installation_id: int) -> list[str]:
         members = self.client.smembers(self._key("repositories", str(installation_id)))
-        return sorted(
-            member.decode() if isinstance(member, bytes) else member
-            for member in members
-        )
+        return sorted(_text(member) for member in members)
+
+    def add_to_tally(self, amounts: Mapping[str, float]) -> None:
+        key = self._key("tally")
+        pipeline = self.client.pipeline(transaction=True)
+        for field, amount in amounts.items():
+            pipeline.hincrbyfloat(key, field, amount)
+        pipeline.execute()
+
+    def set_in_tally(self, key: str, value: float) -> None:
+        self.client.hset(self._key("tally"), key, value)
+
+    def tally(self) -> dict[str, float]:
+        fields = self.client.hgetall(self._key("tally"))
+        return {_text(key): float(value) for key, value in fields.items()}
 
     def check(self) -> None:
         self.client.ping()
@@ -211,3 +247,7 @@ class RedisStore:
 
     def _key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

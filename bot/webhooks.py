@@ -42,6 +42,15 @@ class Delivery:
             return str(repository.get("full_name", ""))
         return ""
 
+    @property
+    def installation(self) -> int | None:
+        """The app installation's id, for logs; None when the event has none."""
+        installation = self.payload.get("installation")
+        if not isinstance(installation, dict):
+            return None
+        found = installation.get("id")
+        return found if isinstance(found, int) and not isinstance(found, bool) else None
+
 
 @dataclass(frozen=True)
 class Ignored:
@@ -200,6 +209,8 @@ _HANDLERS: dict[tuple[str, str], _Handler] = {
     ("installation_repositories", "added"): _on_repositories_changed,
     ("installation_repositories", "removed"): _on_repositories_changed,
 }
+# The events the app acts on or expects (GitHub pings a new webhook).
+KNOWN_EVENTS = frozenset({"ping", *(event for event, _ in _HANDLERS)})
 
 
 def handled_events() -> frozenset[str]:

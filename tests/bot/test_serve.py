@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ from deliveries import Sender
 from fakehub.fixtures import Hub
 from gitrepos import EXAMPLE
 from loopback import free_port
+from prometheus_client.parser import text_string_to_metric_families
 from redis_server import redis_server_fixture, redis_url_fixture  # noqa: F401
 from support import eventually
 
@@ -53,6 +55,11 @@ def stop(process: subprocess.Popen[str]) -> tuple[int, str]:
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=START_SECONDS)
     return process.returncode, output
+
+
+def log_entries(output: str) -> list[dict[str, object]]:
+    """The JSON log line objects, failing on any line that is not one."""
+    return [json.loads(line) for line in output.splitlines()]
 
 
 def stopped_cleanly(code: int, output: str) -> bool:
@@ -138,12 +145,16 @@ def test_serve_runs_the_app_and_its_jobs_in_one_process(
     assert (ready.status_code, ready.text) == (200, "ready")
     assert queued.status_code == 202
     assert stopped_cleanly(code, output), output
+    # Off a terminal, every line is a JSON object.
+    entries = log_entries(output)
     delivery = queued.request.headers["x-github-delivery"]
-    [line] = [each for each in output.splitlines() if "webhook answered" in each]
-    assert f"delivery={delivery}" in line and "outcome=queued" in line
-    assert any(
-        "job done" in each and "repo=acme/digits" in each
-        for each in output.splitlines()
+    [answered] = [each for each in entries if each["message"] == "webhook answered"]
+    assert (answered["delivery"], answered["outcome"]) == (delivery, "queued")
+    [done] = [each for each in entries if each["message"] == "job done"]
+    assert (done["delivery"], done["repo"], done["outcome"]) == (
+        delivery,
+        "acme/digits",
+        "pr_opened",
     )
     # Nothing secret is ever logged.
     assert world.app.webhook_secret not in output
@@ -167,6 +178,9 @@ def test_on_redis_the_web_process_queues_and_a_worker_process_runs_the_job(
         eventually(
             lambda: world.pulls("acme", "digits"), "the pull request", START_SECONDS
         )
+        # The worker counts the job once it has commented on the outcome.
+        eventually(lambda: job_counts(metrics_page(url)), "its count", START_SECONDS)
+        page = metrics_page(url)
     finally:
         web_code, web_output = stop(web)
         worker_code, worker_output = stop(worker)
@@ -175,3 +189,27 @@ def test_on_redis_the_web_process_queues_and_a_worker_process_runs_the_job(
     assert worker_code == 0 and "Traceback" not in worker_output, worker_output
     assert "job done" not in web_output
     assert "job done" in worker_output
+    # The worker's counts reach the web process's page through Redis.
+    assert job_counts(page) == {"pr_opened": 1.0}
+    families = {each.name: each for each in text_string_to_metric_families(page)}
+    [opened] = families["wandb_inject_pull_requests_opened"].samples
+    assert (opened.labels, opened.value) == ({"trigger": "issue_comment"}, 1.0)
+    [remaining] = families["wandb_inject_github_rate_limit_remaining"].samples
+    installation = world.installation_for("acme/digits")
+    assert installation is not None
+    assert remaining.labels == {"installation": str(installation.id)}
+    assert remaining.value == github.api.rate_limit_remaining(installation.id)
+
+
+def metrics_page(url: str) -> str:
+    return httpx.get(f"{url}/metrics").text
+
+
+def job_counts(page: str) -> dict[str, float]:
+    """The job counts on a /metrics page, by outcome."""
+    return {
+        sample.labels["outcome"]: sample.value
+        for family in text_string_to_metric_families(page)
+        if family.name == "wandb_inject_jobs"
+        for sample in family.samples
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -152,3 +153,36 @@ def test_redis_check_raises_once_the_server_is_gone(own_redis: RedisServer) -> N
     with pytest.raises(redis.ConnectionError):
         store.check()
     store.close()
+
+
+def test_the_tally_adds_from_zero_and_sets_what_it_is_told(store: Store) -> None:
+    store.add_to_tally({"jobs": 1, "seconds": 2.5})
+    store.add_to_tally({"jobs": 1, "seconds": 0.25})
+    store.set_in_tally("remaining", 4999)
+    store.set_in_tally("remaining", 4990)
+
+    assert store.tally() == {"jobs": 2, "seconds": 2.75, "remaining": 4990}
+
+
+def test_the_tally_adds_up_writers_at_the_same_time(
+    store: Store, request: pytest.FixtureRequest
+) -> None:
+    def another(store: Store) -> Store:
+        # Each writer with a connection of its own, as another process has.
+        if isinstance(store, SqliteStore):
+            return SqliteStore(store.path)
+        return RedisStore(redis.Redis.from_url(request.getfixturevalue("redis_url")))
+
+    def write(writer: Store) -> None:
+        for _ in range(50):
+            writer.add_to_tally({"jobs": 1, "seconds": 0.5})
+        writer.close()
+
+    writers = [another(store) for _ in range(4)]
+    threads = [threading.Thread(target=write, args=(each,)) for each in writers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert store.tally() == {"jobs": 200, "seconds": 100}

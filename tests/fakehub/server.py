@@ -5,6 +5,8 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +22,8 @@ from fakehub.state import App, World
 ROUTE_TABLES = (apps.ROUTES, issues.ROUTES, pulls.ROUTES, repos.ROUTES, users.ROUTES)
 # Path arguments that may hold slashes, as GitHub's own router allows.
 SLASHED = {"path", "ref"}
+# Calls an installation's token may make in an hour, as GitHub allows.
+RATE_LIMIT = 5000
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,8 @@ class FakeGitHub:
     violations: list[str] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     routes: list[Route] = field(default_factory=lambda: list(_routes()))
+    # Calls made with each installation's tokens, against RATE_LIMIT.
+    spent: Counter[int] = field(default_factory=Counter)
 
     def reset(self, world: World) -> None:
         """Start a new test: a fresh world, no log, violations or pending faults."""
@@ -70,6 +76,10 @@ class FakeGitHub:
         self.requests.clear()
         self.violations.clear()
         self.faults.clear()
+        self.spent.clear()
+
+    def rate_limit_remaining(self, installation_id: int) -> int:
+        return RATE_LIMIT - self.spent[installation_id]
 
     def fail_next(
         self,
@@ -132,7 +142,22 @@ class FakeGitHub:
             url=f"{self.url}{path}",
         )
         status, body, headers = self._run(route, call, context, request)
+        if context.token is not None:
+            limit = self._rate_limit(context.token.installation.id)
+            headers = {**headers, **limit}
         return self._log(method, path, parsed, status, body, headers)
+
+    def _rate_limit(self, installation_id: int) -> dict[str, str]:
+        """The headers GitHub sends with each answer to an installation's token."""
+        self.spent[installation_id] += 1
+        used = self.spent[installation_id]
+        return {
+            "x-ratelimit-limit": str(RATE_LIMIT),
+            "x-ratelimit-remaining": str(RATE_LIMIT - used),
+            "x-ratelimit-used": str(used),
+            "x-ratelimit-reset": str(int(time.time()) + 3600),
+            "x-ratelimit-resource": "core",
+        }
 
     def _run(
         self, route: Route, call: schema.Call, context: Context, request: Request
