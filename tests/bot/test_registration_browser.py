@@ -11,7 +11,7 @@ import webhook_payloads as payloads
 from fakehub.fixtures import Hub
 from loopback import free_port
 from support import require_module, require_tool
-from test_serve import answering, start, stop, stopped_cleanly
+from test_serve import answering, log_entries, start, stop, stopped_cleanly
 
 from bot.credentials import credentials_path, load_credentials
 
@@ -85,6 +85,9 @@ def test_one_browser_visit_registers_the_app_and_the_server_starts(
     assert delivered.json()["outcome"] == "installation updated"
     assert ready.status_code == 200
     assert stopped_cleanly(code, output), output
-    assert f"open the registration page url={url}/register" in output
-    assert "app registered" in output and "serving webhooks" in output
+    entries = log_entries(output)
+    opened = [e for e in entries if e["message"].startswith("no app credentials")]
+    assert [e.get("url") for e in opened] == [f"{url}/register"]
+    messages = {entry["message"] for entry in entries}
+    assert {"app registered", "serving webhooks"} <= messages
     assert stored.webhook_secret not in output and "PRIVATE KEY" not in output
