@@ -47,6 +47,7 @@ class Repository:
     fork: bool
     clone_url: str
     html_url: str
+    topics: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class RepositoryApi:
             fork=data.fork,
             clone_url=data.clone_url,
             html_url=data.html_url,
+            topics=tuple(data.topics) if isinstance(data.topics, list) else (),
         )
 
     def can_write(self, user: str) -> bool:

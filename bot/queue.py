@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from huey import PriorityRedisExpireHuey, SqliteHuey  # type: ignore[import-untyped]
 from huey.api import Huey, Task  # type: ignore[import-untyped]
@@ -20,6 +21,9 @@ from huey.signals import SIGNAL_INTERRUPTED  # type: ignore[import-untyped]
 
 from bot.request import Request
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.scan_queue import ScanTasks
 
 logger = logging.getLogger(__name__)
 
@@ -89,12 +93,18 @@ def open_queue(settings: Settings, handlers: Handlers) -> JobQueue:
         huey = PriorityRedisExpireHuey(
             QUEUE_NAME, url=settings.queue_url, results=False
         )
-        return JobQueue(huey, handlers, lock_seconds=REDIS_LOCK_SECONDS)
-    path = settings.sqlite_queue_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # fsync on every commit: a 202 promises the request survives a crash.
-    huey = SqliteHuey(QUEUE_NAME, filename=str(path), results=False, fsync=True)
-    return JobQueue(huey, handlers, lock_seconds=None)
+        queue = JobQueue(huey, handlers, lock_seconds=REDIS_LOCK_SECONDS)
+    else:
+        path = settings.sqlite_queue_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # fsync on every commit: a 202 promises the request survives a crash.
+        huey = SqliteHuey(QUEUE_NAME, filename=str(path), results=False, fsync=True)
+        queue = JobQueue(huey, handlers, lock_seconds=None)
+    # Imported here: the scan's tasks need this module's JobQueue.
+    from bot.scan_queue import ScanTasks
+
+    queue.scans = ScanTasks(queue, settings)
+    return queue
 
 
 class JobQueue:
@@ -116,6 +126,9 @@ class JobQueue:
         self.retries = retries
         self.retry_delay = retry_delay
         self.locked_delay = locked_delay
+        # Organisation scans, and whether consumers run their schedule.
+        self.scans: ScanTasks | None = None
+        self.periodic = False
         self._acknowledge_task = huey.task(
             priority=ACKNOWLEDGE_PRIORITY, name="acknowledge_task"
         )(self._acknowledge)
@@ -142,7 +155,7 @@ class JobQueue:
         consumer = InProcessConsumer(
             self.huey,
             workers=workers,
-            periodic=False,
+            periodic=self.periodic,
             max_delay=POLL_SECONDS,
             shutdown_timeout=SHUTDOWN_SECONDS,
         )
@@ -154,7 +167,7 @@ class JobQueue:
         self._flush_stale_locks()
         consumer = self.huey.create_consumer(
             workers=workers,
-            periodic=False,
+            periodic=self.periodic,
             max_delay=POLL_SECONDS,
             shutdown_timeout=SHUTDOWN_SECONDS,
         )

@@ -14,6 +14,11 @@ DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_LISTEN = "127.0.0.1:8000"
 DEFAULT_DATA_DIR = "~/.local/share/wandb-inject"
 SQLITE_SCHEME = "sqlite://"
+SCAN_MODES = ("pulls", "dashboard")
+# Conservative: a scan of a large organisation opens its pull requests over days.
+DEFAULT_SCAN_PULLS_PER_HOUR = 5
+DEFAULT_SCAN_OPEN_PULLS = 10
+CRON_FIELDS = ("minute", "hour", "day", "month", "day_of_week")
 REDIS_SCHEMES = ("redis", "rediss")
 
 _Value = TypeVar("_Value")
@@ -41,6 +46,12 @@ class Settings:
     listen_port: int
     data_dir: Path
     bot_login: str | None = None
+    # Organisation scans: a cron expression (None: no scheduled scan), whether
+    # they open pull requests or dashboard issues, and their pull request limits.
+    scan_schedule: str | None = None
+    scan_mode: str = "pulls"
+    scan_pulls_per_hour: int = DEFAULT_SCAN_PULLS_PER_HOUR
+    scan_open_pulls: int = DEFAULT_SCAN_OPEN_PULLS
 
     def __repr__(self) -> str:
         # A Redis URL may carry its password: that stays out as well.
@@ -73,11 +84,20 @@ class Settings:
         api_url = reader.optional("GITHUB_API_URL", DEFAULT_API_URL, _http_url)
         listen = reader.optional("LISTEN", DEFAULT_LISTEN, _host_and_port)
         bot_login = reader.optional("BOT_LOGIN", "", _bot_login)
+        schedule = reader.optional("SCAN_SCHEDULE", "", _cron)
+        scan_mode = reader.optional("SCAN_MODE", "pulls", _scan_mode)
+        per_hour = reader.optional(
+            "SCAN_PULLS_PER_HOUR", str(DEFAULT_SCAN_PULLS_PER_HOUR), _limit
+        )
+        open_pulls = reader.optional(
+            "SCAN_OPEN_PULLS", str(DEFAULT_SCAN_OPEN_PULLS), _limit
+        )
         if reader.problems:
             raise SettingsError(reader.problems)
         # Narrowing only: every value that came back None added a problem.
         assert app_id and private_key and webhook_secret and data_dir
         assert queue_url and api_url and listen and bot_login is not None
+        assert schedule is not None and scan_mode and per_hour and open_pulls
         return cls(
             app_id=app_id,
             private_key=private_key,
@@ -88,6 +108,10 @@ class Settings:
             listen_port=listen[1],
             data_dir=data_dir,
             bot_login=bot_login or None,
+            scan_schedule=schedule or None,
+            scan_mode=scan_mode,
+            scan_pulls_per_hour=per_hour,
+            scan_open_pulls=open_pulls,
         )
 
 
@@ -255,3 +279,42 @@ def _bot_login(text: str) -> str:
     if text and not (text.endswith("[bot]") and len(text) > len("[bot]")):
         raise ValueError(f"expected the app's bot user, like my-app[bot], not {text!r}")
     return text
+
+
+def cron_fields(text: str) -> dict[str, str]:
+    """A five-field cron expression as huey's crontab arguments; ValueError if bad."""
+    # Imported here: reading settings need not load the queue's library.
+    from huey import crontab  # type: ignore[import-untyped]
+
+    values = text.split()
+    if len(values) != len(CRON_FIELDS):
+        raise ValueError(
+            f"expected five cron fields (minute hour day month weekday), "
+            f'like "0 3 * * *", not {text!r}'
+        )
+    fields = dict(zip(CRON_FIELDS, values, strict=True))
+    try:
+        crontab(**fields, strict=True)
+    except ValueError as error:
+        raise ValueError(
+            f"{text!r} is not a cron expression huey takes: {error}"
+        ) from None
+    return fields
+
+
+def _cron(text: str) -> str:
+    if text:
+        cron_fields(text)
+    return " ".join(text.split())
+
+
+def _scan_mode(text: str) -> str:
+    if text not in SCAN_MODES:
+        raise ValueError(f"expected one of {', '.join(SCAN_MODES)}, not {text!r}")
+    return text
+
+
+def _limit(text: str) -> int:
+    if not _is_number(text) or int(text) < 1:
+        raise ValueError(f"expected a whole number >= 1, not {text!r}")
+    return int(text)
