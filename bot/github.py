@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import ssl
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -78,7 +80,9 @@ class RepositoryApi:
     ) -> None:
         app_auth = AppAuthStrategy(app_id, private_key)
         # Retries are the queue's job: githubkit would otherwise sleep in the worker.
-        self._app = GitHub(app_auth, base_url=api_url, auto_retry=False)
+        self._app = GitHub(
+            app_auth, base_url=api_url, auto_retry=False, ssl_verify=tls_context()
+        )
         self._github = self._app.with_auth(app_auth.as_installation(installation_id))
         self._installation_id = installation_id
         self.owner = owner
@@ -241,6 +245,16 @@ class RepositoryApi:
             head_elsewhere=head_elsewhere,
             body=data.body or "",
         )
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One TLS context for every client, as httpx would build it.
+
+    githubkit builds a client per call, and each new context reads the CA
+    bundle again: about a quarter of a second.
+    """
+    return httpx.create_ssl_context()
 
 
 class NotFound(GitHubError):

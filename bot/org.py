@@ -18,7 +18,7 @@ from githubkit_schemas.latest.models import (
 )
 
 from bot.candidates import Entry
-from bot.github import _mapped
+from bot.github import _mapped, tls_context
 from bot.settings import Settings
 
 EMPTY_REPOSITORY = 409
@@ -60,7 +60,10 @@ class AppApi:
     def __init__(self, settings: Settings) -> None:
         self._auth = AppAuthStrategy(settings.app_id, settings.private_key)
         self._app = GitHub(
-            self._auth, base_url=settings.github_api_url, auto_retry=False
+            self._auth,
+            base_url=settings.github_api_url,
+            auto_retry=False,
+            ssl_verify=tls_context(),
         )
 
     def accounts(self) -> list[Account]:

@@ -178,7 +178,7 @@ class _Scan:
     ) -> Outcome:
         earlier = self.api.bot_pull_requests(target.branch)
         open_pull = next((pull for pull in earlier if pull.open), None)
-        if self.limits is not None:
+        if self.limits is not None and not self.job.dry_run:
             self.limits.note_pull(
                 self.job.installation_id, self.job.full_name, open_pull is not None
             )

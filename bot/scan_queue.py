@@ -48,7 +48,9 @@ class ScanTasks:
             # Consumers look for periodic tasks only when told to.
             queue.periodic = True
 
-    def start(self, installation_ids: list[int] | None = None) -> str:
+    def start(
+        self, installation_ids: list[int] | None = None, *, dry_run: bool = False
+    ) -> str:
         """Queue a scan of these installations (every one when None); its id."""
         scan_id = f"scan-{uuid.uuid4()}"
         if installation_ids is None:
@@ -57,7 +59,7 @@ class ScanTasks:
                 for account in _org().AppApi(self.settings).accounts()
             ]
         for installation_id in installation_ids:
-            self._account_task(installation_id, scan_id)
+            self._account_task(installation_id, scan_id, dry_run)
         logger.info("scan queued", extra={"delivery": scan_id})
         return scan_id
 
@@ -72,7 +74,7 @@ class ScanTasks:
             store.close()
         self.start()
 
-    def _account(self, installation_id: int, scan_id: str) -> None:
+    def _account(self, installation_id: int, scan_id: str, dry_run: bool) -> None:
         scan = _scan()
         listed = _org().AppApi(self.settings).repositories(installation_id)
         queued = 0
@@ -82,7 +84,9 @@ class ScanTasks:
             if reason:
                 logger.info("repository skipped", extra={**context, "reason": reason})
                 continue
-            job = scan.RepoScan(installation_id, each.owner, each.name, scan_id)
+            job = scan.RepoScan(
+                installation_id, each.owner, each.name, scan_id, dry_run
+            )
             self._repository_task(json.dumps(job.to_json()))
             queued += 1
         logger.info(

@@ -29,7 +29,8 @@ def scan_org(settings: Settings, args: argparse.Namespace) -> int:
             print_error(f"the app is not installed on {args.target!r}")
             return EXIT_ERROR
         if args.queue:
-            return _queue(settings, [each.installation_id for each in accounts])
+            chosen = [each.installation_id for each in accounts]
+            return _queue(settings, chosen, args.dry_run)
         outcomes = _scan(settings, api, accounts, args)
     except (GitHubError, Transient) as error:
         print_error(str(error))
@@ -49,10 +50,10 @@ def _chosen(target: str | None, account: Account) -> bool:
     return account.login.lower() == target.lower()
 
 
-def _queue(settings: Settings, installation_ids: list[int]) -> int:
+def _queue(settings: Settings, installation_ids: list[int], dry_run: bool) -> int:
     queue = open_queue(settings, flow_handlers(settings))
     assert queue.scans is not None
-    scan_id = queue.scans.start(installation_ids)
+    scan_id = queue.scans.start(installation_ids, dry_run=dry_run)
     print(f"queued {scan_id}: {len(installation_ids)} installation(s)")
     return EXIT_OK
 
