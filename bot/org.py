@@ -12,13 +12,15 @@ from githubkit.exception import RequestFailed
 from githubkit_schemas.latest.models import (
     Installation,
     InstallationRepositoriesGetResponse200,
+    Issue,
 )
 from githubkit_schemas.latest.models import (
     InstallationRepositoriesGetResponse200PropRepositoriesItems as Repository,
 )
 
 from bot.candidates import Entry
-from bot.github import _mapped, tls_context
+from bot.dashboard import is_dashboard
+from bot.github import GitHubError, _mapped, tls_context
 from bot.settings import Settings
 
 EMPTY_REPOSITORY = 409
@@ -65,6 +67,7 @@ class AppApi:
             auto_retry=False,
             ssl_verify=tls_context(),
         )
+        self._login: str | None = None
 
     def accounts(self) -> list[Account]:
         with _mapped("listing the app's installations"):
@@ -107,6 +110,49 @@ class AppApi:
         with _mapped("reading the settings file"):
             blob = client.rest.git.get_blob(owner, name, sha).parsed_data
         return base64.b64decode(blob.content)
+
+    def dashboard(
+        self, installation_id: int, owner: str, name: str
+    ) -> tuple[int, str] | None:
+        """The number and body of the app's open dashboard issue, if there is one."""
+        client = self._installation(installation_id)
+        with _mapped("looking for the dashboard issue"):
+            found: Iterable[Issue] = client.rest.paginate(
+                client.rest.issues.list_for_repo,
+                owner=owner,
+                repo=name,
+                state="open",
+                creator=self._bot_login(),
+                per_page=100,
+            )
+            for issue in found:
+                if issue.pull_request is None and is_dashboard(issue.body or ""):
+                    return issue.number, issue.body or ""
+        return None
+
+    def create_issue(
+        self, installation_id: int, owner: str, name: str, title: str, body: str
+    ) -> int:
+        client = self._installation(installation_id)
+        with _mapped("opening the dashboard issue"):
+            made = client.rest.issues.create(owner, name, title=title, body=body)
+        return made.parsed_data.number
+
+    def update_issue(
+        self, installation_id: int, owner: str, name: str, number: int, body: str
+    ) -> None:
+        client = self._installation(installation_id)
+        with _mapped("updating the dashboard issue"):
+            client.rest.issues.update(owner, name, number, body=body)
+
+    def _bot_login(self) -> str:
+        if self._login is None:
+            with _mapped("reading the app"):
+                app = self._app.rest.apps.get_authenticated().parsed_data
+            if app is None or not isinstance(app.slug, str):
+                raise GitHubError("GitHub did not name the app (GET /app)")
+            self._login = f"{app.slug}[bot]"
+        return self._login
 
     def _installation(self, installation_id: int) -> GitHub[Any]:
         return self._app.with_auth(self._auth.as_installation(installation_id))

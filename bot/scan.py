@@ -15,6 +15,7 @@ from bot.limits import Limits, Refused
 from bot.org import AppApi, Listed, Listing
 from bot.pr_body import MAX_BODY_LENGTH
 from bot.repo_config import CONFIG_PATH, RepoConfig, RepoConfigError, parse_repo_config
+from bot.scan_dashboard import CONTENT_LIMIT, Paced, show_dashboard
 from bot.settings import Settings
 from bot.workspace import BranchTaken, Remote, cloned
 from bot.worktree import GitError
@@ -27,7 +28,6 @@ SCAN_NOTE = (
     "Found by a scan of {owner}'s repositories. Close this pull request "
     "unmerged and no scan opens another."
 )
-CONTENT_LIMIT = "GitHub's limit on creating content"
 
 
 class Status(StrEnum):
@@ -35,6 +35,8 @@ class Status(StrEnum):
     UPDATED = "updated"
     # A dry run's verdict: a pull request would be opened or updated.
     PROPOSED = "would open"
+    # Listed on the repository's dashboard issue, for people to choose from.
+    LISTED = "listed"
     NOTHING = "nothing to do"
     SKIPPED = "skipped"
     FAILED = "failed"
@@ -135,6 +137,7 @@ class _Scan:
     ) -> None:
         self.job, self.limits = job, limits
         self.app = AppApi(settings)
+        self.dashboard = settings.scan_mode == "dashboard"
         self.api = RepositoryApi(
             app_id=settings.app_id,
             private_key=settings.private_key,
@@ -196,7 +199,9 @@ class _Scan:
             if nothing is not None:
                 return self._outcome(Status.NOTHING, nothing, **counts)
             if self.job.dry_run:
-                return self._outcome(Status.PROPOSED, result.title, **counts)
+                return self._outcome(Status.PROPOSED, self._proposal(result), **counts)
+            if self.dashboard:
+                return self._listed(result, counts)
             if open_pull is None:
                 refused = self._reserve()
                 if refused is not None:
@@ -235,6 +240,23 @@ class _Scan:
             raise
         logger.info("scan opened a pull request", extra=self.job.log_context())
         return self._outcome(Status.OPENED, pull.html_url, pull.number, **counts)
+
+    def _proposal(self, result: JobResult) -> str:
+        if self.dashboard:
+            return f"a dashboard issue listing {len(result.changed)} script(s)"
+        return result.title
+
+    def _listed(self, result: JobResult, counts: dict[str, int]) -> Outcome:
+        assert self.limits is not None
+        paths = [report.path for report in result.changed]
+        job = self.job
+        try:
+            number = show_dashboard(
+                self.app, job.installation_id, job.full_name, paths, self.limits
+            )
+        except Paced as error:
+            raise Deferred(error.delay, str(error)) from error
+        return self._outcome(Status.LISTED, f"#{number}", number, **counts)
 
     def _reserve(self) -> Refused | None:
         """Count the new pull request against the caps; Deferred when one waits."""

@@ -153,6 +153,7 @@ def print_summary(outcomes: list[Outcome], stream: TextIO) -> None:
         ("scripts found", summary["scripts_found"]),
         ("already tracked", summary["already_tracked"]),
         *((f"pull requests {s}", summary[str(s)]) for s in _PULL_STATUSES),
+        ("dashboard issues", summary[str(Status.LISTED)]),
         ("nothing to do", summary[str(Status.NOTHING)]),
         ("failed", summary[str(Status.FAILED)]),
         ("skipped", summary[str(Status.SKIPPED)]),

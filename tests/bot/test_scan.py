@@ -7,23 +7,30 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
-from deliveries import run_jobs
+import webhook_payloads as payloads
+from deliveries import Sender, run_jobs
+from fakehub import bare
 from fakehub.fixtures import BOT_LOGIN, Hub
 from fakehub.state import Issue
 from gitrepos import EXAMPLE
+from loopback import serve
 
+from bot.app import create_app
 from bot.candidates import Entry, find_candidates
 from bot.cli import main
+from bot.dashboard import MARKER as DASHBOARD_MARKER
 from bot.pr_body import MARKER
 from bot.queue import JobQueue, flow_handlers, open_queue
 from bot.repo_config import RepoConfig
+from bot.request import Request, Trigger
 from bot.scan import SKIP_TOPIC
 from bot.settings import Settings
+from bot.webhooks import Delivery, Ignored, route
 from bot.workspace import Remote, cloned
 
 OWNER = "acme"
 TRAIN = EXAMPLE.read_bytes()
-TRACKED = b"import wandb\n" + TRAIN.replace(b"def main", b"def unused", 0)
+DASHBOARD = DASHBOARD_MARKER + "\nTick a script.\n\n"
 
 
 def seed(github: Hub) -> None:
@@ -226,3 +233,85 @@ def test_a_schedule_runs_the_scan_at_its_minute_only(bot_settings: Settings) -> 
     assert queue.periodic
     assert [task.name for task in due] == ["scheduled_scan_task"]
     assert not_due == []
+
+
+def test_a_dashboard_lists_the_scripts_and_a_ticked_box_asks_for_its_pull_request(
+    github: Hub, bot_settings: Settings
+) -> None:
+    settings = replace(bot_settings, scan_mode="dashboard")
+    queue = open_queue(settings, flow_handlers(settings))
+    world = github.world
+    world.install(OWNER)
+    files = {"train.py": TRAIN, "finetune.py": TRAIN}
+    repo = world.add_repo(OWNER, "digits", files)
+    world.grant(OWNER, "digits", "alice", "write")
+    assert queue.scans is not None
+
+    queue.scans.start()
+    run_jobs(queue)
+    [dashboard] = repo.issues.values()
+    listed = dashboard.body or ""
+    with serve(create_app(settings)) as url:
+        ticked = listed.replace("- [ ] `train.py`", "- [x] `train.py`")
+        answer = Sender(github, url).edit_issue(repo, dashboard.number, ticked, "alice")
+    run_jobs(queue)
+    queue.scans.start()
+    run_jobs(queue)
+
+    assert dashboard.user is world.bot and dashboard.pull is None
+    assert "- [ ] `train.py`" in listed and "- [ ] `finetune.py`" in listed
+    assert answer.json()["outcome"] == "queued"
+    [pull] = world.pulls(OWNER, "digits")
+    assert pull.pull is not None
+    changed = bare.git(repo.git_dir, "diff", "--name-only", "main...wandb-inject/main")
+    assert changed.decode().split() == ["train.py"]
+    # The next scan keeps the box ticked.
+    assert "- [x] `train.py`" in (dashboard.body or "")
+    assert "- [ ] `finetune.py`" in (dashboard.body or "")
+
+
+@pytest.mark.parametrize(
+    ("sender", "before", "after", "reason"),
+    [
+        (
+            "alice",
+            "[ ] `a.py`\n- [x] `b.py`",
+            "[ ] `a.py`\n- [x] `b.py`",
+            "no box newly ticked",
+        ),
+        (
+            "alice",
+            "[x] `a.py`\n- [ ] `b.py`",
+            "[ ] `a.py`\n- [ ] `b.py`",
+            "no box newly ticked",
+        ),
+        (
+            BOT_LOGIN,
+            "[ ] `a.py`\n- [ ] `b.py`",
+            "[x] `a.py`\n- [ ] `b.py`",
+            f"edited by a bot ({BOT_LOGIN})",
+        ),
+    ],
+    ids=["unchanged", "unticked", "by-the-app"],
+)
+def test_a_dashboard_edit_without_a_new_tick_asks_for_nothing(
+    sender: str, before: str, after: str, reason: str
+) -> None:
+    payload = payloads.issue_edited(f"{DASHBOARD}- {after}", f"{DASHBOARD}- {before}")
+    payload["issue"]["user"].update(login=BOT_LOGIN, type="Bot")
+    payload["sender"].update(login=sender, type="Bot" if "[bot]" in sender else "User")
+
+    outcome = route(Delivery("d1", "issues", payload), BOT_LOGIN)
+
+    assert outcome == Ignored(reason)
+
+
+def test_a_newly_ticked_box_asks_for_every_ticked_script() -> None:
+    before = f"{DASHBOARD}- [x] `a.py`\n- [ ] `b.py`\n- [ ] `c.py`\n"
+    payload = payloads.issue_edited(before.replace("[ ] `c", "[x] `c"), before)
+    payload["issue"]["user"].update(login=BOT_LOGIN, type="Bot")
+
+    outcome = route(Delivery("d1", "issues", payload), BOT_LOGIN)
+
+    assert isinstance(outcome, Request) and outcome.trigger is Trigger.DASHBOARD
+    assert outcome.arguments.paths == ("a.py", "c.py")
