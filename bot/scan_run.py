@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import TextIO
@@ -105,15 +106,18 @@ class Progress:
     def __init__(self, total: int, stream: TextIO) -> None:
         self.total, self.stream, self.count = total, stream, 0
         self.shown = stream.isatty() and total > 0
+        # Steps come from the scanning threads.
+        self._lock = threading.Lock()
 
     def step(self, name: str) -> None:
-        self.count += 1
-        if not self.shown:
-            return
-        filled = BAR_WIDTH * self.count // self.total
-        bar = "#" * filled + "." * (BAR_WIDTH - filled)
-        self.stream.write(f"\r\x1b[K[{bar}] {self.count}/{self.total} {name}")
-        self.stream.flush()
+        with self._lock:
+            self.count += 1
+            if not self.shown:
+                return
+            filled = BAR_WIDTH * self.count // self.total
+            bar = "#" * filled + "." * (BAR_WIDTH - filled)
+            self.stream.write(f"\r\x1b[K[{bar}] {self.count}/{self.total} {name}")
+            self.stream.flush()
 
     def done(self) -> None:
         if self.shown:
@@ -164,7 +168,7 @@ def print_summary(outcomes: list[Outcome], stream: TextIO) -> None:
     skipped = summary["skipped_because"]
     assert isinstance(skipped, dict)
     for reason, count in skipped.items():
-        stream.write(f"  {reason}\n{'':<28}{count:>6}\n")
+        stream.write(f"{count:>6}  {reason}\n")
 
 
 _PULL_STATUSES = (Status.OPENED, Status.UPDATED, Status.PROPOSED)

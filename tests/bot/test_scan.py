@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -23,7 +24,8 @@ from bot.pr_body import MARKER
 from bot.queue import JobQueue, flow_handlers, open_queue
 from bot.repo_config import RepoConfig
 from bot.request import Request, Trigger
-from bot.scan import SKIP_TOPIC
+from bot.scan import SKIP_TOPIC, Outcome, Status
+from bot.scan_run import print_summary
 from bot.settings import Settings
 from bot.webhooks import Delivery, Ignored, route
 from bot.workspace import Remote, cloned
@@ -315,3 +317,25 @@ def test_a_newly_ticked_box_asks_for_every_ticked_script() -> None:
 
     assert isinstance(outcome, Request) and outcome.trigger is Trigger.DASHBOARD
     assert outcome.arguments.paths == ("a.py", "c.py")
+
+
+def test_the_summary_counts_repositories_scripts_pulls_and_skips() -> None:
+    outcomes = [
+        Outcome("acme/a", Status.OPENED, "https://x/pull/1", 2, 1, pull=1),
+        Outcome("acme/b", Status.SKIPPED, "archived"),
+        Outcome("acme/c", Status.SKIPPED, "archived"),
+        Outcome("acme/d", Status.NOTHING, "no training scripts found", 1, 1),
+    ]
+    written = io.StringIO()
+
+    print_summary(outcomes, written)
+
+    lines = written.getvalue().splitlines()
+    assert lines[0].split() == ["acme/a", "opened", "https://x/pull/1"]
+    totals = {line[:28].strip(): line[28:].strip() for line in lines[5:]}
+    assert totals["repositories scanned"] == "4"
+    assert totals["scripts found"] == "3"
+    assert totals["already tracked"] == "2"
+    assert totals["pull requests opened"] == "1"
+    assert totals["skipped"] == "2"
+    assert lines[-1].split() == ["2", "archived"]
