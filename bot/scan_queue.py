@@ -90,12 +90,9 @@ class ScanTasks:
             self._repository_task(json.dumps(job.to_json()))
             queued += 1
         logger.info(
-            "installation scan queued",
-            extra={
-                "delivery": scan_id,
-                "installation": installation_id,
-                "task": queued,
-            },
+            "installation scan queued %d repositories",
+            queued,
+            extra={"delivery": scan_id, "installation": installation_id},
         )
 
     def _repository(self, job_json: str, task: Task) -> None:
