@@ -29,6 +29,7 @@ from bot.files import (
     write_atomically,
 )
 from bot.repo_commands import add_run_command, add_scan_command
+from bot.scan_cli import add_scan_org_command
 from bot.serve import add_serve_command, add_worker_command
 from injector import DEFAULT_LOG_EVERY, FileReport, InjectOptions, Status, inject_source
 
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inject_command(commands)
     add_run_command(commands)
     add_scan_command(commands)
+    add_scan_org_command(commands)
     add_serve_command(commands)
     add_worker_command(commands)
     return parser

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
+import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -48,6 +50,7 @@ class Repository:
     fork: bool
     clone_url: str
     html_url: str
+    topics: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,9 @@ class RepositoryApi:
         limit, made with the installation's token (the app's own has another)."""
         app_auth = AppAuthStrategy(app_id, private_key)
         # Retries are the queue's job: githubkit would otherwise sleep in the worker.
-        self._app = GitHub(app_auth, base_url=api_url, auto_retry=False)
+        self._app = GitHub(
+            app_auth, base_url=api_url, auto_retry=False, ssl_verify=tls_context()
+        )
         config = self._app.config
         if on_rate_limit is not None:
             hooks = {"response": [_rate_limit_hook(installation_id, on_rate_limit)]}
@@ -100,6 +105,7 @@ class RepositoryApi:
             fork=data.fork,
             clone_url=data.clone_url,
             html_url=data.html_url,
+            topics=tuple(data.topics) if isinstance(data.topics, list) else (),
         )
 
     def can_write(self, user: str) -> bool:
@@ -247,6 +253,16 @@ class RepositoryApi:
             head_elsewhere=head_elsewhere,
             body=data.body or "",
         )
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One TLS context for every client, as httpx would build it.
+
+    githubkit builds a client per call, and each new context reads the CA
+    bundle again: about a quarter of a second.
+    """
+    return httpx.create_ssl_context()
 
 
 class NotFound(GitHubError):

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from huey import PriorityRedisExpireHuey, SqliteHuey  # type: ignore[import-untyped]
 from huey.api import Huey, Task  # type: ignore[import-untyped]
@@ -22,6 +23,9 @@ from huey.signals import SIGNAL_INTERRUPTED  # type: ignore[import-untyped]
 from bot.metrics import Metrics
 from bot.request import Request
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.scan_queue import ScanTasks
 
 logger = logging.getLogger(__name__)
 
@@ -97,14 +101,20 @@ def open_queue(
         huey = PriorityRedisExpireHuey(
             QUEUE_NAME, url=settings.queue_url, results=False
         )
-        return JobQueue(
+        queue = JobQueue(
             huey, handlers, lock_seconds=REDIS_LOCK_SECONDS, metrics=metrics
         )
-    path = settings.sqlite_queue_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # fsync on every commit: a 202 promises the request survives a crash.
-    huey = SqliteHuey(QUEUE_NAME, filename=str(path), results=False, fsync=True)
-    return JobQueue(huey, handlers, lock_seconds=None, metrics=metrics)
+    else:
+        path = settings.sqlite_queue_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # fsync on every commit: a 202 promises the request survives a crash.
+        huey = SqliteHuey(QUEUE_NAME, filename=str(path), results=False, fsync=True)
+        queue = JobQueue(huey, handlers, lock_seconds=None, metrics=metrics)
+    # Imported here: the scan's tasks need this module's JobQueue.
+    from bot.scan_queue import ScanTasks
+
+    queue.scans = ScanTasks(queue, settings)
+    return queue
 
 
 class JobQueue:
@@ -128,6 +138,9 @@ class JobQueue:
         self.retries = retries
         self.retry_delay = retry_delay
         self.locked_delay = locked_delay
+        # Organisation scans, and whether consumers run their schedule.
+        self.scans: ScanTasks | None = None
+        self.periodic = False
         self._acknowledge_task = huey.task(
             priority=ACKNOWLEDGE_PRIORITY, name="acknowledge_task"
         )(self._acknowledge)
@@ -154,7 +167,7 @@ class JobQueue:
         consumer = InProcessConsumer(
             self.huey,
             workers=workers,
-            periodic=False,
+            periodic=self.periodic,
             max_delay=POLL_SECONDS,
             shutdown_timeout=SHUTDOWN_SECONDS,
         )
@@ -166,7 +179,7 @@ class JobQueue:
         self._flush_stale_locks()
         consumer = self.huey.create_consumer(
             workers=workers,
-            periodic=False,
+            periodic=self.periodic,
             max_delay=POLL_SECONDS,
             shutdown_timeout=SHUTDOWN_SECONDS,
         )

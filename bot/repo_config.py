@@ -43,7 +43,17 @@ def load_repo_config(root: Path) -> RepoConfig:
     Every problem in the file is reported at once, each naming the key and what
     was expected, so one fix-up commit can correct them all.
     """
-    document = _load_yaml(root / CONFIG_PATH)
+    return _checked(_load_yaml(root / CONFIG_PATH))
+
+
+def parse_repo_config(data: bytes) -> RepoConfig:
+    """The settings in a settings file's bytes, read through the API; as above."""
+    if len(data) > MAX_CONFIG_BYTES:
+        raise _error(f"is larger than {MAX_CONFIG_BYTES // 1024} KiB")
+    return _checked(_parse_yaml(data))
+
+
+def _checked(document: object) -> RepoConfig:
     if document is None:
         return RepoConfig()
     if not isinstance(document, dict):
@@ -80,6 +90,10 @@ def _load_yaml(path: Path) -> object:
     data = path.read_bytes()
     if len(data) > MAX_CONFIG_BYTES:
         raise _error(f"is larger than {MAX_CONFIG_BYTES // 1024} KiB")
+    return _parse_yaml(data)
+
+
+def _parse_yaml(data: bytes) -> object:
     try:
         return yaml.safe_load(data)
     except yaml.MarkedYAMLError as error:

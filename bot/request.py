@@ -16,6 +16,8 @@ class Trigger(StrEnum):
     ISSUE_COMMENT = "issue_comment"
     # The `wandb-inject` label added to an issue (the bot removes it).
     ISSUE_LABEL = "issue_label"
+    # A box ticked on a scan's dashboard issue: the ticked scripts, by `paths`.
+    DASHBOARD = "dashboard"
 
 
 @dataclass(frozen=True)

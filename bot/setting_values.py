@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
 
@@ -11,6 +12,7 @@ DEFAULT_WEB_URL = "https://github.com"
 ENTERPRISE_API_PATH = "/api/v3"
 SQLITE_SCHEME = "sqlite://"
 REDIS_SCHEMES = ("redis", "rediss")
+CRON_FIELDS = ("minute", "hour", "day", "month", "day_of_week")
 
 
 def redacted_url(url: str) -> str:
@@ -147,3 +149,47 @@ def bot_login(text: str) -> str:
     if text and not (text.endswith("[bot]") and len(text) > len("[bot]")):
         raise ValueError(f"expected the app's bot user, like my-app[bot], not {text!r}")
     return text
+
+
+def cron_fields(text: str) -> dict[str, str]:
+    """A five-field cron expression as huey's crontab arguments; ValueError if bad."""
+    # Imported here: reading settings need not load the queue's library.
+    from huey import crontab  # type: ignore[import-untyped]
+
+    values = text.split()
+    if len(values) != len(CRON_FIELDS):
+        raise ValueError(
+            f"expected five cron fields (minute hour day month weekday), "
+            f'like "0 3 * * *", not {text!r}'
+        )
+    fields = dict(zip(CRON_FIELDS, values, strict=True))
+    try:
+        crontab(**fields, strict=True)
+    except ValueError as error:
+        raise ValueError(
+            f"{text!r} is not a cron expression huey takes: {error}"
+        ) from None
+    return fields
+
+
+def cron(text: str) -> str:
+    if text:
+        cron_fields(text)
+    return " ".join(text.split())
+
+
+def limit(text: str) -> int:
+    if not is_number(text) or int(text) < 1:
+        raise ValueError(f"expected a whole number >= 1, not {text!r}")
+    return int(text)
+
+
+def one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
+    """A check that the text is one of `choices`."""
+
+    def chosen(text: str) -> str:
+        if text not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, not {text!r}")
+        return text
+
+    return chosen

@@ -23,6 +23,10 @@ DEFAULT_API_URL = "https://api.github.com"
 # Any of these set means the credentials come from the environment, not a file.
 CREDENTIAL_VARIABLES = ("APP_ID", "PRIVATE_KEY", "PRIVATE_KEY_PATH", "WEBHOOK_SECRET")
 DEFAULT_DATA_DIR = "~/.local/share/wandb-inject"
+SCAN_MODES = ("pulls", "dashboard")
+# Conservative: a scan of a large organisation opens its pull requests over days.
+DEFAULT_SCAN_PULLS_PER_HOUR = 5
+DEFAULT_SCAN_OPEN_PULLS = 10
 
 _Value = TypeVar("_Value")
 
@@ -49,6 +53,12 @@ class Settings:
     listen_port: int
     data_dir: Path
     bot_login: str | None = None
+    # Organisation scans: a cron expression (None: no scheduled scan), whether
+    # they open pull requests or dashboard issues, and their pull request limits.
+    scan_schedule: str | None = None
+    scan_mode: str = "pulls"
+    scan_pulls_per_hour: int = DEFAULT_SCAN_PULLS_PER_HOUR
+    scan_open_pulls: int = DEFAULT_SCAN_OPEN_PULLS
 
     def __repr__(self) -> str:
         # A Redis URL may carry its password: that stays out as well.
@@ -79,11 +89,20 @@ class Settings:
         api_url = reader.optional("GITHUB_API_URL", DEFAULT_API_URL, check.http_url)
         listen = reader.optional("LISTEN", DEFAULT_LISTEN, check.host_and_port)
         bot_login = reader.optional("BOT_LOGIN", "", check.bot_login)
+        schedule = reader.optional("SCAN_SCHEDULE", "", check.cron)
+        scan_mode = reader.optional("SCAN_MODE", "pulls", check.one_of(SCAN_MODES))
+        per_hour = reader.optional(
+            "SCAN_PULLS_PER_HOUR", str(DEFAULT_SCAN_PULLS_PER_HOUR), check.limit
+        )
+        open_pulls = reader.optional(
+            "SCAN_OPEN_PULLS", str(DEFAULT_SCAN_OPEN_PULLS), check.limit
+        )
         if reader.problems:
             raise SettingsError(reader.problems)
         # Narrowing only: every value that came back None added a problem.
         assert app_id and private_key and webhook_secret and data_dir
         assert queue_url and api_url and listen and bot_login is not None
+        assert schedule is not None and scan_mode and per_hour and open_pulls
         return cls(
             app_id=app_id,
             private_key=private_key,
@@ -94,6 +113,10 @@ class Settings:
             listen_port=listen[1],
             data_dir=data_dir,
             bot_login=bot_login or stored_login or None,
+            scan_schedule=schedule or None,
+            scan_mode=scan_mode,
+            scan_pulls_per_hour=per_hour,
+            scan_open_pulls=open_pulls,
         )
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.dashboard import is_dashboard, ticked
 from bot.files import project_name_problem
 from bot.request import Arguments, Request, Trigger
 
@@ -171,6 +172,30 @@ def _on_issue_labeled(delivery: Delivery, bot_login: str | None) -> Outcome:
     return _request(delivery, Trigger.ISSUE_LABEL, sender)
 
 
+def _on_issue_edited(delivery: Delivery, bot_login: str | None) -> Outcome:
+    payload = delivery.payload
+    body = _get(payload, "issue").get("body") or ""
+    author = _text(payload, "issue", "user", "login")
+    mine = _get(payload, "issue", "user", "type") == "Bot" and (
+        bot_login is None or _is_me(author, bot_login)
+    )
+    if not (mine and is_dashboard(body)):
+        return Ignored("not the app's dashboard issue")
+    sender = _text(payload, "sender", "login")
+    if _get(payload, "sender", "type") == "Bot" or _is_me(sender, bot_login):
+        return Ignored(f"edited by a bot ({sender})")
+    before = (payload.get("changes") or {}).get("body", {}).get("from")
+    chosen = ticked(body)
+    if not isinstance(before, str) or not set(chosen) - set(ticked(before)):
+        return Ignored("no box newly ticked")
+    skip = _repository_skip(payload)
+    if skip:
+        return skip
+    # Every ticked script, not only the new one: they share one pull request.
+    command = Command(Arguments(paths=chosen))
+    return _request(delivery, Trigger.DASHBOARD, sender, command=command)
+
+
 def _on_installation_created(delivery: Delivery, bot_login: str | None) -> Outcome:
     payload = delivery.payload
     repositories = _names(payload.get("repositories"))
@@ -204,6 +229,7 @@ def _on_repositories_changed(delivery: Delivery, bot_login: str | None) -> Outco
 _HANDLERS: dict[tuple[str, str], _Handler] = {
     ("issue_comment", "created"): _on_comment_created,
     ("issues", "labeled"): _on_issue_labeled,
+    ("issues", "edited"): _on_issue_edited,
     ("installation", "created"): _on_installation_created,
     ("installation", "deleted"): _on_installation_deleted,
     ("installation_repositories", "added"): _on_repositories_changed,

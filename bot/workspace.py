@@ -191,9 +191,14 @@ class Workspace:
 
 
 @contextmanager
-def cloned(remote: Remote, base: str) -> Iterator[Workspace]:
+def cloned(
+    remote: Remote, base: str, patterns: Sequence[str] | None = None
+) -> Iterator[Workspace]:
     """A shallow, blobless clone of `base` with only the files the job reads,
-    in a temporary folder removed afterwards, even on errors."""
+    in a temporary folder removed afterwards, even on errors.
+
+    `patterns` (sparse-checkout patterns) narrow the checkout further.
+    """
     holder = Path(tempfile.mkdtemp(prefix="wandb-inject-clone-"))
     tree = holder / "tree"
     environment = remote.environment()
@@ -216,6 +221,10 @@ def cloned(remote: Remote, base: str) -> Iterator[Workspace]:
             environment=environment,
             timeout=GIT_TIMEOUT,
         )
+        if patterns is not None:
+            # Thousands of patterns would overflow argv; git reads them from here.
+            sparse = tree / ".git" / "info" / "sparse-checkout"
+            sparse.write_text("".join(f"{pattern}\n" for pattern in patterns))
         # Reading the tree into the checkout downloads the blobs it needs.
         _limited(tree, ["read-tree", "-mu", "HEAD"], environment, watched=holder)
         yield Workspace(tree, remote, base)

@@ -140,3 +140,20 @@ def _file_rule(name: str) -> str | None:
     if name == "setup.py":
         return "packaging, not training (setup.py)"
     return None
+
+
+def listing_rule(path: str) -> str | None:
+    """Why a path from a repository's file listing is no candidate, else None.
+
+    The walk's folder and name rules, for a listing read before any checkout:
+    hidden and tool folders, ruled-out folders, tests and packaging.
+    """
+    *folders, name = path.split("/")
+    for folder in folders:
+        if folder.startswith(".") or folder in SKIPPED_FOLDERS:
+            return f"a tool or hidden folder ({folder}/)"
+        if folder in RULED_OUT_FOLDERS:
+            return RULED_OUT_FOLDERS[folder]
+    if name.startswith("."):
+        return f"a hidden file ({name})"
+    return _file_rule(name)

@@ -45,6 +45,17 @@ class Sender:
         payload["label"].update(id=label.id, name=label.name)
         return self.post("issues", payload)
 
+    def edit_issue(
+        self, repo: Repo, number: int, body: str, user: str
+    ) -> httpx.Response:
+        """`user` rewrites the body of issue `number`, as ticking a box does."""
+        issue = repo.issues[number]
+        before, issue.body = issue.body or "", body
+        payload = payloads.issue_edited(body, before)
+        _describe(payload, self.hub, repo, number, user)
+        payload["issue"]["user"].update(login=issue.user.login, type=issue.user.type)
+        return self.post("issues", payload)
+
     def post(
         self,
         event: str,

@@ -333,3 +333,40 @@ def test_no_secret_shows_in_repr(environ: dict[str, str], pem_key: str) -> None:
     assert "hunter2" not in shown
     assert "'rediss://default:***@cache:6380/0'" in shown
     assert "app_id=123456" in shown
+
+
+def test_scan_settings_are_read_and_off_by_default(environ: dict[str, str]) -> None:
+    default = Settings.from_environment(environ)
+    environ |= {
+        "WANDB_INJECT_SCAN_SCHEDULE": " 0  3 * * 1-5 ",
+        "WANDB_INJECT_SCAN_MODE": "dashboard",
+        "WANDB_INJECT_SCAN_PULLS_PER_HOUR": "2",
+        "WANDB_INJECT_SCAN_OPEN_PULLS": "7",
+    }
+
+    chosen = Settings.from_environment(environ)
+
+    assert (default.scan_schedule, default.scan_mode) == (None, "pulls")
+    assert (default.scan_pulls_per_hour, default.scan_open_pulls) == (5, 10)
+    assert (chosen.scan_schedule, chosen.scan_mode) == ("0 3 * * 1-5", "dashboard")
+    assert (chosen.scan_pulls_per_hour, chosen.scan_open_pulls) == (2, 7)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("SCAN_SCHEDULE", "0 3 * *", "expected five cron fields"),
+        ("SCAN_SCHEDULE", "0 25 * * *", "25 is not a valid input"),
+        ("SCAN_MODE", "issues", "expected one of pulls, dashboard"),
+        ("SCAN_PULLS_PER_HOUR", "0", "expected a whole number >= 1"),
+    ],
+    ids=["four-fields", "hour-25", "unknown-mode", "zero-cap"],
+)
+def test_bad_scan_settings_are_named(
+    environ: dict[str, str], name: str, value: str, expected: str
+) -> None:
+    environ[f"WANDB_INJECT_{name}"] = value
+
+    [problem] = problems(environ)
+
+    assert problem.startswith(f"WANDB_INJECT_{name}: ") and expected in problem

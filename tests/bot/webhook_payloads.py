@@ -48,6 +48,17 @@ def issue_labeled(label: str) -> dict[str, Any]:
     return repaired(payload, "webhook-issues-labeled")
 
 
+def issue_edited(body: str, before: str) -> dict[str, Any]:
+    """An issue whose body someone changed from `before` to `body`."""
+    payload = _example("issues", "edited")
+    payload["issue"]["body"] = body
+    payload["changes"] = {"body": {"from": before}}
+    payload["installation"] = dict(INSTALLATION)
+    for item in payload["issue"]["labels"]:
+        item.update(archived_at=None, archived_by=None)
+    return repaired(payload, "webhook-issues-edited")
+
+
 def installation_created() -> dict[str, Any]:
     return repaired(_example("installation", "created"), "webhook-installation-created")
 

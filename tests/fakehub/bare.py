@@ -59,8 +59,9 @@ def git(
     return result.stdout
 
 
-def create(folder: Path, files: dict[str, bytes | str], branch: str) -> None:
-    """A bare repository with `files` in one commit on `branch`, ready to serve."""
+def create(folder: Path, files: dict[str, bytes | str] | None, branch: str) -> None:
+    """A bare repository with `files` in one commit on `branch` (None: no commit),
+    ready to serve."""
     subprocess.run(
         ["git", "init", "--quiet", "--bare", f"--initial-branch={branch}", folder],
         check=True,
@@ -68,7 +69,8 @@ def create(folder: Path, files: dict[str, bytes | str], branch: str) -> None:
     )
     for key, value in SERVE_SETTINGS.items():
         git(folder, "config", key, value)
-    commit_files(folder, branch, files, "Initial commit")
+    if files is not None:
+        commit_files(folder, branch, files, "Initial commit")
 
 
 def commit_files(
@@ -124,7 +126,9 @@ def tree(
     """The entries of a tree (or the one entry `path` names), with blob sizes."""
     options = ["-r", "-t"] if recursive else []
     try:
-        output = git(folder, "ls-tree", "-z", "-l", *options, revision, "--", path)
+        # An empty pathspec matches nothing: the whole tree goes without one.
+        named = ["--", path] if path else []
+        output = git(folder, "ls-tree", "-z", "-l", *options, revision, *named)
     except subprocess.CalledProcessError:
         return []
     entries = []

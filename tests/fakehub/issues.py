@@ -12,6 +12,50 @@ def get_issue(context: Context) -> Reply:
     return Reply(200, render.issue(context.the_repo, found))
 
 
+def list_issues(context: Context) -> Reply:
+    repo, query = context.the_repo, context.query
+    state = query.get("state", "open")
+    creator = query.get("creator", "").lower()
+    # GitHub lists pull requests among the issues, newest first.
+    chosen = [
+        each
+        for each in sorted(repo.issues.values(), key=lambda i: i.number, reverse=True)
+        if state in ("all", each.state)
+        and (not creator or each.user.login.lower() == creator)
+    ]
+    shown, headers = paginate(context, chosen)
+    return Reply(200, [render.issue(repo, each) for each in shown], headers)
+
+
+def create_issue(context: Context) -> Reply:
+    repo = context.the_repo
+    _refuse_archived(repo)
+    asked = context.body or {}
+    if not asked.get("title"):
+        raise invalid("Issue", "title", "missing_field")
+    made = context.world.open_issue(
+        repo.owner.login,
+        repo.name,
+        asked["title"],
+        asked.get("body") or "",
+        _caller(context),
+    )
+    shown = render.issue(repo, made)
+    return Reply(201, shown, {"location": shown["url"]})
+
+
+def update_issue(context: Context) -> Reply:
+    repo, found = context.the_repo, _issue(context)
+    _refuse_archived(repo)
+    changes = context.body or {}
+    found.title = changes.get("title", found.title)
+    found.body = changes.get("body", found.body)
+    if changes.get("state", found.state) != found.state:
+        found.state = changes["state"]
+        found.closed_at = context.world.now() if found.state == "closed" else None
+    return Reply(200, render.issue(repo, found))
+
+
 def list_comments(context: Context) -> Reply:
     repo, found = context.the_repo, _issue(context)
     everything = [render.comment(repo, each) for each in found.comments]
@@ -112,7 +156,10 @@ def _refuse_archived(repo: Repo) -> None:
 
 
 ROUTES = [
+    ("GET", "/repos/{owner}/{repo}/issues", list_issues),
+    ("POST", "/repos/{owner}/{repo}/issues", create_issue),
     ("GET", "/repos/{owner}/{repo}/issues/{issue_number}", get_issue),
+    ("PATCH", "/repos/{owner}/{repo}/issues/{issue_number}", update_issue),
     ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments", list_comments),
     ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments", create_comment),
     ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}", update_comment),

@@ -15,11 +15,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from fakehub import apps, issues, pulls, repos, schema, users
+from fakehub import apps, issues, objects, pulls, repos, schema, users
 from fakehub.calls import Context, Handler, Refusal, not_found
 from fakehub.state import App, World
 
-ROUTE_TABLES = (apps.ROUTES, issues.ROUTES, pulls.ROUTES, repos.ROUTES, users.ROUTES)
+ROUTE_TABLES = (
+    apps.ROUTES,
+    issues.ROUTES,
+    objects.ROUTES,
+    pulls.ROUTES,
+    repos.ROUTES,
+    users.ROUTES,
+)
 # Path arguments that may hold slashes, as GitHub's own router allows.
 SLASHED = {"path", "ref"}
 # Calls an installation's token may make in an hour, as GitHub allows.

@@ -235,15 +235,18 @@ class World:
         default_branch: str = "main",
         *,
         installed: bool = True,
+        empty: bool = False,
         **settings: object,
     ) -> Repo:
         """A repo whose bare git repository holds `files` in one commit.
 
         With `installed`, the app is installed on the owner unless it already is.
-        `settings` sets other fields: private, archived, fork, topics.
+        `empty` leaves it without a commit. `settings` sets other fields:
+        private, archived, fork, topics.
         """
         git_dir = self.root / owner / f"{name}.git"
-        bare.create(git_dir, files or {"README.md": f"# {name}\n"}, default_branch)
+        seeded = None if empty else files or {"README.md": f"# {name}\n"}
+        bare.create(git_dir, seeded, default_branch)
         repo = Repo(self.new_id(), self.user(owner), name, git_dir, default_branch)
         for key, value in settings.items():
             setattr(repo, key, value)
