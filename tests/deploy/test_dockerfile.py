@@ -73,6 +73,37 @@ def test_the_runtime_installs_no_build_tools_and_keeps_no_caches() -> None:
     assert all("rm -rf /var/lib/apt/lists/*" in run for run in apt_installs)
 
 
+def builder_stage() -> list[dict[str, Any]]:
+    structure = dockerfile().structure
+    starts = [i for i, line in enumerate(structure) if line["instruction"] == "FROM"]
+    return list(structure[: starts[-1]])
+
+
+def test_the_builder_has_what_the_wheel_needs() -> None:
+    stage = builder_stage()
+    copied = {
+        source
+        for line in stage
+        if line["instruction"] == "COPY"
+        for source in line["value"].split()[:-1]
+    }
+    runs = " ".join(line["value"] for line in stage if line["instruction"] == "RUN")
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]
+    sources = [
+        source
+        for module in setuptools["setuptools"].get("ext-modules", [])
+        for source in module["sources"]
+    ]
+    links = [p for p in (ROOT / "bot").rglob("*") if p.is_symlink()]
+
+    # The C extension is optional: without a compiler the wheel builds, slower.
+    assert all(source.split("/")[0] in copied for source in sources)
+    assert not sources or "gcc" in BUILD_TOOLS.findall(runs)
+    for link in links:
+        target = link.resolve().relative_to(ROOT)
+        assert target.parts[0] in copied, f"{link} points at {target}, not copied"
+
+
 def test_it_runs_as_a_fixed_non_root_user() -> None:
     (user,) = instructions("USER")
     uid, _, gid = user.partition(":")
@@ -190,5 +221,5 @@ def test_dockerignore_lets_in_what_the_builder_copies() -> None:
     ]
     sources = {source.rstrip("/") for copy in copies for source in copy}
 
-    assert sources == {"pyproject.toml", "README.md", "bot", "injector"}
+    assert sources == {"pyproject.toml", "README.md", "app.yml", "bot", "injector"}
     assert {f"!{source}" for source in sources} <= {line.rstrip("/") for line in ignore}
