@@ -236,7 +236,7 @@ def _change(
             result = run_job(
                 workspace.tree,
                 fallback_project=request.repo,
-                line_url=_line_url(repository.html_url, target.branch),
+                line_url=line_links(repository.html_url, target.branch),
                 overrides=Overrides(request.arguments.project, request.arguments.paths),
             )
         except RepoConfigError as error:
@@ -250,7 +250,7 @@ def _change(
         paths = write_changes(workspace.tree, result.reports)
         message = result.title + "\n\n" + "\n".join(paths)
         try:
-            workspace.push(target.branch, paths, message, _identity(api))
+            workspace.push(target.branch, paths, message, commit_identity(api))
         except BranchTaken as error:
             taken = BRANCH_TAKEN.format(reason=error, branch=target.branch)
             return Outcome(JobOutcome.STOPPED, taken)
@@ -299,14 +299,17 @@ def _with_request_note(body: str, request: Request, target: Target) -> str:
     return f"{body}\n{note}\n"
 
 
-def _line_url(html_url: str, branch: str) -> LineUrl:
+def line_links(html_url: str, branch: str) -> LineUrl:
+    """Links to lines of files on `branch`, for the pull request's text."""
+
     def line_url(path: str, line: int) -> str:
         return f"{html_url}/blob/{quote(branch)}/{quote(path)}#L{line}"
 
     return line_url
 
 
-def _identity(api: RepositoryApi) -> Identity:
+def commit_identity(api: RepositoryApi) -> Identity:
+    """The app's bot account, as the author of the commits it pushes."""
     login, user_id = api.bot_account()
     # The address GitHub ties commits to the app's bot account by.
     return Identity(login, f"{user_id}+{login}@users.noreply.github.com")

@@ -97,7 +97,7 @@ class RepositoryApi:
         self.repo = repo
 
     def repository(self) -> Repository:
-        with _mapped("reading the repository"):
+        with errors_mapped("reading the repository"):
             data = self._github.rest.repos.get(self.owner, self.repo).parsed_data
         return Repository(
             default_branch=data.default_branch,
@@ -111,7 +111,7 @@ class RepositoryApi:
     def can_write(self, user: str) -> bool:
         """Whether `user` may push to the repository, by their collaborator role."""
         try:
-            with _mapped(f"checking the permission of @{user}"):
+            with errors_mapped(f"checking the permission of @{user}"):
                 response = self._github.rest.repos.get_collaborator_permission_level(
                     self.owner, self.repo, user
                 )
@@ -121,13 +121,13 @@ class RepositoryApi:
         return access.role_name in WRITE_ROLES or access.permission in WRITE_ROLES
 
     def react_to_comment(self, comment_id: int) -> None:
-        with _mapped("reacting to the comment"):
+        with errors_mapped("reacting to the comment"):
             self._github.rest.reactions.create_for_issue_comment(
                 self.owner, self.repo, comment_id, content="eyes"
             )
 
     def react_to_issue(self, number: int) -> None:
-        with _mapped("reacting to the issue"):
+        with errors_mapped("reacting to the issue"):
             self._github.rest.reactions.create_for_issue(
                 self.owner, self.repo, number, content="eyes"
             )
@@ -135,7 +135,7 @@ class RepositoryApi:
     def remove_label(self, number: int, label: str) -> None:
         """Remove `label` from the issue; one already gone is fine."""
         try:
-            with _mapped(f"removing the label {label!r}"):
+            with errors_mapped(f"removing the label {label!r}"):
                 self._github.rest.issues.remove_label(
                     self.owner, self.repo, number, label
                 )
@@ -144,7 +144,7 @@ class RepositoryApi:
 
     def find_bot_comment(self, number: int, marker: str) -> int | None:
         """The id of an app's comment on the issue that holds `marker`, if any."""
-        with _mapped("reading the comments"):
+        with errors_mapped("reading the comments"):
             comments: Iterable[IssueComment] = self._github.rest.paginate(
                 self._github.rest.issues.list_comments,
                 owner=self.owner,
@@ -158,26 +158,26 @@ class RepositoryApi:
         return None
 
     def create_comment(self, number: int, body: str) -> int:
-        with _mapped("commenting"):
+        with errors_mapped("commenting"):
             response = self._github.rest.issues.create_comment(
                 self.owner, self.repo, number, body=body
             )
         return response.parsed_data.id
 
     def update_comment(self, comment_id: int, body: str) -> None:
-        with _mapped("updating the status comment"):
+        with errors_mapped("updating the status comment"):
             self._github.rest.issues.update_comment(
                 self.owner, self.repo, comment_id, body=body
             )
 
     def pull_request(self, number: int) -> PullRequestInfo:
-        with _mapped(f"reading pull request #{number}"):
+        with errors_mapped(f"reading pull request #{number}"):
             data = self._github.rest.pulls.get(self.owner, self.repo, number)
         return self._pull_request_info(data.parsed_data)
 
     def bot_pull_requests(self, branch: str) -> list[PullRequestInfo]:
         """The app's pull requests from `branch`, open and closed, newest first."""
-        with _mapped("looking for earlier pull requests"):
+        with errors_mapped("looking for earlier pull requests"):
             found: Iterable[PullRequestSimple] = self._github.rest.paginate(
                 self._github.rest.pulls.list,
                 owner=self.owner,
@@ -198,7 +198,7 @@ class RepositoryApi:
     def create_pull_request(
         self, *, title: str, body: str, head: str, base: str
     ) -> PullRequestInfo:
-        with _mapped("opening the pull request"):
+        with errors_mapped("opening the pull request"):
             response = self._github.rest.pulls.create(
                 self.owner, self.repo, title=title, body=body, head=head, base=base
             )
@@ -207,7 +207,7 @@ class RepositoryApi:
     def update_pull_request(
         self, number: int, *, title: str, body: str
     ) -> PullRequestInfo:
-        with _mapped(f"updating pull request #{number}"):
+        with errors_mapped(f"updating pull request #{number}"):
             response = self._github.rest.pulls.update(
                 self.owner, self.repo, number, title=title, body=body
             )
@@ -215,18 +215,18 @@ class RepositoryApi:
 
     def bot_account(self) -> tuple[str, int]:
         """The app's bot user, its login (`slug[bot]`) and id, for authorship."""
-        with _mapped("reading the app"):
+        with errors_mapped("reading the app"):
             app = self._app.rest.apps.get_authenticated().parsed_data
         if app is None or not isinstance(app.slug, str):
             raise GitHubError("GitHub did not name the app (GET /app)")
         login = f"{app.slug}[bot]"
-        with _mapped(f"reading the user {login}"):
+        with errors_mapped(f"reading the user {login}"):
             user = self._github.rest.users.get_by_username(login).parsed_data
         return login, user.id
 
     def git_token(self) -> str:
         """A new installation token for git, limited to this repository's contents."""
-        with _mapped("getting a token for git"):
+        with errors_mapped("getting a token for git"):
             response = self._app.rest.apps.create_installation_access_token(
                 self._installation_id,
                 repositories=[self.repo],
@@ -287,7 +287,7 @@ def _by_an_app(comment: IssueComment) -> bool:
 
 
 @contextmanager
-def _mapped(action: str) -> Iterator[None]:
+def errors_mapped(action: str) -> Iterator[None]:
     """Turn githubkit's failures while doing `action` into Transient or GitHubError.
 
     The messages name the action and the status, never a header or a token.

@@ -20,7 +20,7 @@ from githubkit_schemas.latest.models import (
 
 from bot.candidates import Entry
 from bot.dashboard import is_dashboard
-from bot.github import GitHubError, _mapped, tls_context
+from bot.github import GitHubError, errors_mapped, tls_context
 from bot.settings import Settings
 
 EMPTY_REPOSITORY = 409
@@ -70,7 +70,7 @@ class AppApi:
         self._login: str | None = None
 
     def accounts(self) -> list[Account]:
-        with _mapped("listing the app's installations"):
+        with errors_mapped("listing the app's installations"):
             found: Iterable[Installation] = self._app.rest.paginate(
                 self._app.rest.apps.list_installations, per_page=100
             )
@@ -78,7 +78,7 @@ class AppApi:
 
     def repositories(self, installation_id: int) -> list[Listed]:
         client = self._installation(installation_id)
-        with _mapped("listing the installation's repositories"):
+        with errors_mapped("listing the installation's repositories"):
             found: Iterable[Repository] = client.rest.paginate(
                 client.rest.apps.list_repos_accessible_to_installation,
                 map_func=_repositories,
@@ -91,7 +91,7 @@ class AppApi:
     ) -> Listing | None:
         """Every file on `branch`, from one API call; None for an empty repository."""
         client = self._installation(installation_id)
-        with _mapped("listing the repository's files"):
+        with errors_mapped("listing the repository's files"):
             try:
                 tree = client.rest.git.get_tree(
                     owner, name, branch, recursive="1"
@@ -107,7 +107,7 @@ class AppApi:
 
     def file(self, installation_id: int, owner: str, name: str, sha: str) -> bytes:
         client = self._installation(installation_id)
-        with _mapped("reading the settings file"):
+        with errors_mapped("reading the settings file"):
             blob = client.rest.git.get_blob(owner, name, sha).parsed_data
         return base64.b64decode(blob.content)
 
@@ -116,7 +116,7 @@ class AppApi:
     ) -> tuple[int, str] | None:
         """The number and body of the app's open dashboard issue, if there is one."""
         client = self._installation(installation_id)
-        with _mapped("looking for the dashboard issue"):
+        with errors_mapped("looking for the dashboard issue"):
             found: Iterable[Issue] = client.rest.paginate(
                 client.rest.issues.list_for_repo,
                 owner=owner,
@@ -134,7 +134,7 @@ class AppApi:
         self, installation_id: int, owner: str, name: str, title: str, body: str
     ) -> int:
         client = self._installation(installation_id)
-        with _mapped("opening the dashboard issue"):
+        with errors_mapped("opening the dashboard issue"):
             made = client.rest.issues.create(owner, name, title=title, body=body)
         return made.parsed_data.number
 
@@ -142,12 +142,12 @@ class AppApi:
         self, installation_id: int, owner: str, name: str, number: int, body: str
     ) -> None:
         client = self._installation(installation_id)
-        with _mapped("updating the dashboard issue"):
+        with errors_mapped("updating the dashboard issue"):
             client.rest.issues.update(owner, name, number, body=body)
 
     def _bot_login(self) -> str:
         if self._login is None:
-            with _mapped("reading the app"):
+            with errors_mapped("reading the app"):
                 app = self._app.rest.apps.get_authenticated().parsed_data
             if app is None or not isinstance(app.slug, str):
                 raise GitHubError("GitHub did not name the app (GET /app)")

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.candidates import find_candidates
-from bot.flow import Target, _identity, _line_url
+from bot.flow import Target, commit_identity, line_links
 from bot.github import GitHubError, PullRequestInfo, Repository, RepositoryApi
 from bot.job import JobResult, run_job, write_changes
 from bot.limits import Limits, Refused
@@ -190,7 +190,7 @@ class _Scan:
             return self._outcome(Status.SKIPPED, reason)
         remote = Remote(repository.clone_url, self.api.git_token())
         with cloned(remote, target.base, patterns) as workspace:
-            url = _line_url(repository.html_url, target.branch)
+            url = line_links(repository.html_url, target.branch)
             result = run_job(
                 workspace.tree, fallback_project=self.job.name, line_url=url
             )
@@ -209,7 +209,7 @@ class _Scan:
             try:
                 paths = write_changes(workspace.tree, result.reports)
                 message = result.title + "\n\n" + "\n".join(paths)
-                workspace.push(target.branch, paths, message, _identity(self.api))
+                workspace.push(target.branch, paths, message, commit_identity(self.api))
             except BranchTaken as error:
                 self._release(open_pull)
                 return self._outcome(Status.SKIPPED, str(error), **counts)
