@@ -93,6 +93,7 @@ class RepositoryApi:
             config = dataclasses.replace(config, event_hooks=hooks)
         self._github = GitHub(app_auth.as_installation(installation_id), config=config)
         self._installation_id = installation_id
+        self._app_login: str | None = None
         self.owner = owner
         self.repo = repo
 
@@ -143,7 +144,12 @@ class RepositoryApi:
             logger.info("label already gone", extra={"repo": self.full_name})
 
     def find_bot_comment(self, number: int, marker: str) -> int | None:
-        """The id of an app's comment on the issue that holds `marker`, if any."""
+        """The id of this app's comment on the issue that holds `marker`, if any.
+
+        Another app could copy the marker into a comment of its own: only the
+        comment by this app's bot account counts.
+        """
+        login = self.app_login()
         with errors_mapped("reading the comments"):
             comments: Iterable[IssueComment] = self._github.rest.paginate(
                 self._github.rest.issues.list_comments,
@@ -153,7 +159,8 @@ class RepositoryApi:
                 per_page=100,
             )
             for comment in comments:
-                if _by_an_app(comment) and marker in (comment.body or ""):
+                by_us = comment.user is not None and comment.user.login == login
+                if by_us and marker in (comment.body or ""):
                     return comment.id
         return None
 
@@ -213,13 +220,19 @@ class RepositoryApi:
             )
         return self._pull_request_info(response.parsed_data)
 
+    def app_login(self) -> str:
+        """The login of the app's bot user, `slug[bot]`, read once from GET /app."""
+        if self._app_login is None:
+            with errors_mapped("reading the app"):
+                app = self._app.rest.apps.get_authenticated().parsed_data
+            if app is None or not isinstance(app.slug, str):
+                raise GitHubError("GitHub did not name the app (GET /app)")
+            self._app_login = f"{app.slug}[bot]"
+        return self._app_login
+
     def bot_account(self) -> tuple[str, int]:
         """The app's bot user, its login (`slug[bot]`) and id, for authorship."""
-        with errors_mapped("reading the app"):
-            app = self._app.rest.apps.get_authenticated().parsed_data
-        if app is None or not isinstance(app.slug, str):
-            raise GitHubError("GitHub did not name the app (GET /app)")
-        login = f"{app.slug}[bot]"
+        login = self.app_login()
         with errors_mapped(f"reading the user {login}"):
             user = self._github.rest.users.get_by_username(login).parsed_data
         return login, user.id
@@ -280,10 +293,6 @@ def _rate_limit_hook(
             report(installation_id, int(remaining))
 
     return hook
-
-
-def _by_an_app(comment: IssueComment) -> bool:
-    return comment.user is not None and comment.user.type == "Bot"
 
 
 @contextmanager

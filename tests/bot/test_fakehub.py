@@ -120,6 +120,9 @@ def test_readers_and_strangers_cannot_write(github: Hub, world, api):
 def test_comments_are_made_found_and_updated(world, api):
     issue = world.open_issue(OWNER, NAME, "Track my runs")
     world.comment(OWNER, NAME, 1, f"{MARKER} quoted by a person")
+    # Another app's comment carrying the marker is not ours to edit.
+    world.user("copycat[bot]", type="Bot")
+    world.comment(OWNER, NAME, 1, f"{MARKER} copied", user="copycat[bot]")
     # More than a page of comments, so finding the bot's needs the next link.
     for count in range(100):
         world.comment(OWNER, NAME, 1, f"comment {count}")
