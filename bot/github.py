@@ -25,6 +25,9 @@ logger = logging.getLogger(__name__)
 WRITE_ROLES = frozenset({"admin", "maintain", "write"})
 # GitHub names no wait at all in some rate-limit answers: wait a minute then.
 DEFAULT_RETRY_AFTER = 60.0
+# GitHub ends a request itself after 10 s (answering 502); a call that hears
+# nothing for this long is given up, and the job retried, instead of hanging.
+TIMEOUT_SECONDS = 30.0
 
 
 class Transient(Exception):
@@ -76,8 +79,16 @@ class RepositoryApi:
         repo: str,
     ) -> None:
         app_auth = AppAuthStrategy(app_id, private_key)
-        # Retries are the queue's job: githubkit would otherwise sleep in the worker.
-        self._app = GitHub(app_auth, base_url=api_url, auto_retry=False)
+        # Retries are the queue's job: githubkit would otherwise sleep in the
+        # worker. Its HTTP cache (hishel) drops the timeout from each request,
+        # so a stalled GitHub would hang the job: no cache.
+        self._app = GitHub(
+            app_auth,
+            base_url=api_url,
+            auto_retry=False,
+            http_cache=False,
+            timeout=httpx.Timeout(TIMEOUT_SECONDS),
+        )
         self._github = self._app.with_auth(app_auth.as_installation(installation_id))
         self._installation_id = installation_id
         self.owner = owner
@@ -268,7 +279,11 @@ def _failure(action: str, error: RequestFailed) -> Exception:
     response = error.response
     status = response.status_code
     headers = response.headers
-    limited = "retry-after" in headers or headers.get("x-ratelimit-remaining") == "0"
+    limited = (
+        "retry-after" in headers
+        or headers.get("x-ratelimit-remaining") == "0"
+        or "rate limit" in _message(error).lower()
+    )
     if status == 429 or (status == 403 and limited):
         return Transient(
             f"GitHub's rate limit was hit while {action}", _retry_after(headers)
@@ -281,12 +296,18 @@ def _failure(action: str, error: RequestFailed) -> Exception:
 
 
 def _retry_after(headers: httpx.Headers) -> float:
-    """Seconds to wait: `retry-after`, else until `x-ratelimit-reset`, else 60."""
+    """Seconds to wait: `retry-after`, else until `x-ratelimit-reset` when the
+    hour's budget is spent, else a minute.
+
+    GitHub sends `x-ratelimit-reset` on every answer: on a secondary limit it
+    names the end of the hour, not the end of the wait.
+    """
     retry_after = headers.get("retry-after")
     if retry_after and retry_after.isdigit():
         return float(retry_after)
     reset = headers.get("x-ratelimit-reset")
-    if reset and reset.isdigit():
+    spent = headers.get("x-ratelimit-remaining") == "0"
+    if spent and reset and reset.isdigit():
         return max(float(reset) - time.time(), 1.0)
     return DEFAULT_RETRY_AFTER
 

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from fakehub import apps, issues, pulls, repos, schema, users
+from fakehub import apps, faults, issues, pulls, repos, schema, users
 from fakehub.calls import Context, Handler, Refusal, not_found
 from fakehub.state import World
 
@@ -30,15 +30,9 @@ class Logged:
     path: str
     status: int
     body: Any = None
-
-
-@dataclass
-class Fault:
-    method: str
-    path_pattern: str
-    status: int
-    times: int
-    headers: dict[str, str]
+    # The programmed fault the call met, as Fault.label says it; 0 status for
+    # a stall or a cut connection, which send no status.
+    fault: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,7 +55,7 @@ class FakeGitHub:
     url: str = ""
     requests: list[Logged] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
-    faults: list[Fault] = field(default_factory=list)
+    faults: faults.Faults = field(default_factory=faults.Faults)
     routes: list[Route] = field(default_factory=lambda: list(_routes()))
 
     def reset(self, world: World) -> None:
@@ -79,9 +73,13 @@ class FakeGitHub:
         times: int = 1,
         headers: dict[str, str] | None = None,
     ) -> None:
-        """Answer the next `times` matching calls with `status` (glob on the path)."""
+        """Answer the next `times` matching calls with `status` (glob on the path);
+        `faults` has the other kinds of failure."""
         chosen = {"retry-after": "1"} if headers is None else headers
-        self.faults.append(Fault(method.upper(), path_pattern, status, times, chosen))
+        message = faults.SERVER_MESSAGES.get(status, "Forbidden")
+        self.faults.answer(
+            method, path_pattern, status, message, headers=chosen, times=times
+        )
 
     def called(self, method: str, path_pattern: str) -> list[Logged]:
         """The logged requests matching `method` and a glob on the path."""
@@ -95,23 +93,82 @@ class FakeGitHub:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         raw = await request.body()
-        status, body, headers = self.answer(request, raw)
+        fault = self.faults.take(request.method, request.url.path)
+        if fault is None:
+            status, body, headers = self.answer(request, raw)
+        else:
+            status, body, headers = await self._fault(fault, request, raw, receive)
+        if status == 0:
+            return
         data = b"" if body is None else json.dumps(body).encode()
         media = "application/json; charset=utf-8"
-        await Response(data, status, headers, media)(scope, receive, send)
+        response = Response(data, status, headers, media)
+        if fault is not None and fault.kind is faults.Kind.DROP:
+            # The headers go out, then the connection closes before the body.
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": response.raw_headers,
+                }
+            )
+            return
+        await response(scope, receive, send)
 
-    def answer(self, request: Request, raw: bytes) -> tuple[int, Any, dict[str, str]]:
+    async def _fault(
+        self, fault: faults.Fault, request: Request, raw: bytes, receive: Receive
+    ) -> tuple[int, Any, dict[str, str]]:
+        """What a call meeting `fault` gets, logged once with the fault's label;
+        status 0 when the client is gone and nothing is to be sent."""
+        method, path = request.method, request.url.path
+        real = self.answer(request, raw, log=False) if fault.applied else None
+        if fault.kind is faults.Kind.ANSWER:
+            self._check_fault(method, path, fault)
+            reply = (fault.status, fault.body(), fault.headers)
+        else:
+            reply = real or self.answer(request, raw, log=False)
+        if fault.kind is faults.Kind.STALL:
+            hung_up, waited = await faults.stall(fault, receive)
+            if hung_up:
+                reply = (0, None, {})
+            elif not fault.released.is_set():
+                self.violations.append(
+                    f"{method} {path} stalled {waited:.0f} s and the client "
+                    "still waited: it has no timeout"
+                )
+        logged = Logged(method, path, reply[0], _json(raw), fault.label)
+        self.requests.append(logged)
+        return reply
+
+    def _check_fault(self, method: str, path: str, fault: faults.Fault) -> None:
+        # An error status the description documents for the route must have
+        # the documented shape, programmed or not.
+        found = self._route(method, path)
+        if found is None:
+            return
+        route, arguments = found
+        call = schema.Call(
+            method.lower(),
+            path,
+            route.pattern,
+            None,
+            "application/json",
+            arguments,
+            [],
+            {},
+        )
+        self._check_refusal(call, fault.status, fault.body())
+
+    def answer(
+        self, request: Request, raw: bytes, *, log: bool = True
+    ) -> tuple[int, Any, dict[str, str]]:
         method, path = request.method, request.url.path
         parsed = _json(raw)
-        fault = self._take_fault(method, path)
-        if fault:
-            reply = Refusal(fault.status, "Server Error", headers=fault.headers)
-            return self._log(
-                method, path, parsed, reply.status, reply.body(), reply.headers
-            )
         found = self._route(method, path)
         if found is None:
             self.violations.append(f"not implemented here: {method} {path}")
+            if not log:
+                return 404, not_found().body(), {}
             return self._log(method, path, parsed, 404, not_found().body(), {})
         route, arguments = found
         call = schema.Call(
@@ -132,6 +189,8 @@ class FakeGitHub:
             url=f"{self.url}{path}",
         )
         status, body, headers = self._run(route, call, context, request)
+        if not log:
+            return status, body, headers
         return self._log(method, path, parsed, status, body, headers)
 
     def _run(
@@ -207,15 +266,6 @@ class FakeGitHub:
             ) from None
         if str(claims["iss"]) != str(app.id):
             raise Refusal(401, "'Issuer' claim ('iss') must be an Integer")
-
-    def _take_fault(self, method: str, path: str) -> Fault | None:
-        for fault in self.faults:
-            if fault.method == method and fnmatch.fnmatch(path, fault.path_pattern):
-                fault.times -= 1
-                if fault.times == 0:
-                    self.faults.remove(fault)
-                return fault
-        return None
 
     def _route(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         for route in self.routes:
