@@ -62,7 +62,11 @@ def flow_handlers(settings: Settings) -> Handlers:
     """The job's own steps from bot.flow, its Transient turned into RetryLater."""
 
     def acknowledge(request: Request) -> None:
-        _flow().acknowledge(request, settings)
+        flow = _flow()
+        try:
+            flow.acknowledge(request, settings)
+        except flow.Transient as error:
+            raise RetryLater(error.retry_after, str(error)) from error
 
     def process(request: Request) -> None:
         flow = _flow()
@@ -117,7 +121,10 @@ class JobQueue:
         self.retry_delay = retry_delay
         self.locked_delay = locked_delay
         self._acknowledge_task = huey.task(
-            priority=ACKNOWLEDGE_PRIORITY, name="acknowledge_task"
+            retries=retries,
+            context=True,
+            priority=ACKNOWLEDGE_PRIORITY,
+            name="acknowledge_task",
         )(self._acknowledge)
         self._process_task = huey.task(
             retries=retries, context=True, name="process_task"
@@ -160,13 +167,23 @@ class JobQueue:
         )
         consumer.run()
 
-    def _acknowledge(self, request_json: str) -> None:
+    def _acknowledge(self, request_json: str, task: Task) -> None:
         request = Request.from_json(json.loads(request_json))
+        context = request.log_context()
         try:
             self.handlers.acknowledge(request)
+        except RetryLater as error:
+            # The job follows the acknowledgement: it waits for GitHub too,
+            # and runs all the same once the acknowledgement gives up.
+            if task.retries <= 0:
+                logger.error(
+                    "acknowledgement gave up", extra={**context, "reason": str(error)}
+                )
+                return
+            self._raise_retry(task, context, error, "acknowledgement will retry")
         except Exception:
             # A missing reaction must not cost the job: it runs all the same.
-            logger.exception("acknowledgement failed", extra=request.log_context())
+            logger.exception("acknowledgement failed", extra=context)
 
     def _process(self, request_json: str, task: Task) -> None:
         request = Request.from_json(json.loads(request_json))
@@ -199,6 +216,12 @@ class JobQueue:
             )
             self._give_up(request, str(error), attempts)
             return
+        self._raise_retry(task, context, error, "job will retry")
+
+    def _raise_retry(
+        self, task: Task, context: dict[str, object], error: RetryLater, message: str
+    ) -> None:
+        """Run `task` again after the delay asked for, else on the backoff."""
         attempt = self.retries - task.retries
         delay = error.delay
         if delay is None:
@@ -206,10 +229,7 @@ class JobQueue:
         # huey hands back one retry for a RetryTask before it takes one for the
         # requeue; taking it here makes this attempt count against the limit.
         task.retries -= 1
-        logger.warning(
-            "job will retry",
-            extra={**context, "reason": str(error), "delay": delay},
-        )
+        logger.warning(message, extra={**context, "reason": str(error), "delay": delay})
         raise RetryTask(delay=delay) from error
 
     def _give_up(self, request: Request, reason: str, attempts: int) -> None:
