@@ -5,11 +5,11 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 
-from huey import PriorityRedisExpireHuey, SqliteHuey  # type: ignore[import-untyped]
 from huey.api import Huey, Task  # type: ignore[import-untyped]
 from huey.consumer import Consumer  # type: ignore[import-untyped]
 from huey.exceptions import (  # type: ignore[import-untyped]
@@ -18,6 +18,13 @@ from huey.exceptions import (  # type: ignore[import-untyped]
 )
 from huey.signals import SIGNAL_INTERRUPTED  # type: ignore[import-untyped]
 
+from bot.leases import (
+    LEASE_SECONDS,
+    Keeper,
+    LeasedRedisHuey,
+    LeasedSqliteHuey,
+    Leases,
+)
 from bot.request import Request
 from bot.settings import Settings
 
@@ -31,8 +38,8 @@ RETRY_DELAY_SECONDS = 30.0
 RETRY_BACKOFF = 2.0
 LOCKED_RETRY_SECONDS = 15.0
 # A worker killed mid-job leaves its repository's lock behind; in Redis the lock
-# expires after this long. A job must finish well within it.
-REDIS_LOCK_SECONDS = 3600
+# expires after this long, and is renewed while its job runs.
+REDIS_LOCK_SECONDS = LEASE_SECONDS
 # Longest an idle worker waits before looking at a SQLite queue again.
 POLL_SECONDS = 1.0
 SHUTDOWN_SECONDS = 30.0
@@ -90,14 +97,12 @@ def _flow() -> ModuleType:
 def open_queue(settings: Settings, handlers: Handlers) -> JobQueue:
     """Redis for a `redis://` queue URL, else a SQLite file."""
     if settings.uses_redis:
-        huey = PriorityRedisExpireHuey(
-            QUEUE_NAME, url=settings.queue_url, results=False
-        )
+        huey = LeasedRedisHuey(QUEUE_NAME, url=settings.queue_url, results=False)
         return JobQueue(huey, handlers, lock_seconds=REDIS_LOCK_SECONDS)
     path = settings.sqlite_queue_path
     path.parent.mkdir(parents=True, exist_ok=True)
     # fsync on every commit: a 202 promises the request survives a crash.
-    huey = SqliteHuey(QUEUE_NAME, filename=str(path), results=False, fsync=True)
+    huey = LeasedSqliteHuey(QUEUE_NAME, filename=str(path), results=False, fsync=True)
     return JobQueue(huey, handlers, lock_seconds=None)
 
 
@@ -120,6 +125,8 @@ class JobQueue:
         self.retries = retries
         self.retry_delay = retry_delay
         self.locked_delay = locked_delay
+        # Without leases (a plain huey) a killed worker's task is lost.
+        self.leases: Leases | None = getattr(huey, "leases", None)
         self._acknowledge_task = huey.task(
             retries=retries,
             context=True,
@@ -145,7 +152,7 @@ class JobQueue:
 
     def start_in_process(self, workers: int) -> InProcessConsumer:
         """Worker threads inside this process, leaving signals to its server."""
-        self._flush_stale_locks()
+        keeper = self._start_keeping()
         consumer = InProcessConsumer(
             self.huey,
             workers=workers,
@@ -153,19 +160,35 @@ class JobQueue:
             max_delay=POLL_SECONDS,
             shutdown_timeout=SHUTDOWN_SECONDS,
         )
+        consumer.keeper = keeper
         consumer.start()
         return consumer
 
     def run_consumer(self, workers: int) -> None:
         """Run huey's own consumer on this main thread until SIGINT or SIGTERM."""
-        self._flush_stale_locks()
+        keeper = self._start_keeping()
         consumer = self.huey.create_consumer(
             workers=workers,
             periodic=False,
             max_delay=POLL_SECONDS,
             shutdown_timeout=SHUTDOWN_SECONDS,
         )
-        consumer.run()
+        try:
+            consumer.run()
+        finally:
+            if keeper is not None:
+                keeper.stop()
+
+    def _start_keeping(self) -> Keeper | None:
+        """Free what a dead consumer held, then keep this one's leases."""
+        self._flush_stale_locks()
+        if self.leases is None:
+            return None
+        # A SQLite queue has one consumer: every lease at its start is stale.
+        self.leases.recover(every=self.lock_seconds is None)
+        keeper = Keeper(self.leases)
+        keeper.start()
+        return keeper
 
     def _acknowledge(self, request_json: str, task: Task) -> None:
         request = Request.from_json(json.loads(request_json))
@@ -188,11 +211,10 @@ class JobQueue:
     def _process(self, request_json: str, task: Task) -> None:
         request = Request.from_json(json.loads(request_json))
         context = request.log_context()
-        lock = self.huey.lock_task(
-            _LOCK_PREFIX + request.full_name.lower(), ttl=self.lock_seconds
-        )
+        name = _LOCK_PREFIX + request.full_name.lower()
+        lock = self.huey.lock_task(name, ttl=self.lock_seconds)
         try:
-            with lock:
+            with lock, self._renewed(f"{self.huey.name}.lock.{name}"):
                 self.handlers.process(request)
         except TaskLockedException:
             # Waiting for another job on the repository is not a failed attempt.
@@ -241,10 +263,25 @@ class JobQueue:
                 "giving up could not be reported", extra=request.log_context()
             )
 
+    @contextmanager
+    def _renewed(self, lock_key: str) -> Iterator[None]:
+        # A lock with a time to live lasts as long as the job's lease.
+        if self.leases is None:
+            yield
+            return
+        self.leases.hold_lock(lock_key)
+        try:
+            yield
+        finally:
+            self.leases.let_go(lock_key)
+
     def _requeue_interrupted(self, signal: str, task: Task) -> None:
         # Shutdown cut this task off: it runs again when a consumer next starts.
         logger.warning("task interrupted, queued again", extra={"task": task.id})
         self.huey.enqueue(task)
+        # Queued once: its lease must not queue it again.
+        if self.leases is not None:
+            self.leases.drop(task)
 
     def _flush_stale_locks(self) -> None:
         # Locks without a time limit (SQLite) outlive only a consumer that died
@@ -266,6 +303,8 @@ class InProcessConsumer(Consumer):  # type: ignore[misc]
     the main thread, and on it takes the signals from uvicorn.
     """
 
+    keeper: Keeper | None = None
+
     def _set_signal_handlers(self) -> None:
         return
 
@@ -273,3 +312,5 @@ class InProcessConsumer(Consumer):  # type: ignore[misc]
         """Give running jobs a while to finish; queue again the ones cut off."""
         self.stop(graceful=True)
         self.huey.notify_interrupted_tasks()
+        if self.keeper is not None:
+            self.keeper.stop()

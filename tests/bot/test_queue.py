@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from huey import PriorityRedisExpireHuey, SqliteHuey
 from huey.api import Huey
 from redis_server import (  # noqa: F401 - fixtures, found by pytest when imported
     redis_server_fixture,
@@ -20,6 +19,7 @@ from redis_server import (  # noqa: F401 - fixtures, found by pytest when import
 from support import eventually
 
 import bot.queue
+from bot.leases import LeasedRedisHuey, LeasedSqliteHuey
 from bot.queue import (
     QUEUE_NAME,
     REDIS_LOCK_SECONDS,
@@ -128,7 +128,9 @@ class Backend:
 
 def sqlite_backend(path: Path) -> Backend:
     def make() -> Huey:
-        return SqliteHuey(QUEUE_NAME, filename=str(path), results=False, fsync=True)
+        return LeasedSqliteHuey(
+            QUEUE_NAME, filename=str(path), results=False, fsync=True
+        )
 
     return Backend(make, lock_seconds=None)
 
@@ -136,9 +138,7 @@ def sqlite_backend(path: Path) -> Backend:
 def redis_backend(url: str) -> Backend:
     def make() -> Huey:
         # A short blocking read, so a stopping worker need not wait a second.
-        return PriorityRedisExpireHuey(
-            QUEUE_NAME, url=url, results=False, read_timeout=0.1
-        )
+        return LeasedRedisHuey(QUEUE_NAME, url=url, results=False, read_timeout=0.1)
 
     return Backend(make, lock_seconds=REDIS_LOCK_SECONDS)
 
