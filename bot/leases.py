@@ -57,10 +57,11 @@ class Leases:
 
     def renew(self) -> None:
         with self._guard:
-            for task in self._held.values():
-                self._write(task)
+            # Locks first: a lease never ends before its job's lock.
             for key in self._locks:
                 self._huey.refresh(key, self.seconds)
+            for task in self._held.values():
+                self._write(task)
 
     def recover(self, *, every: bool = False) -> int:
         """Queue again the tasks of expired leases (`every` lease, for a sole

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from deliveries import Sender, status_comments
+from fakehub import bare
 from fakehub.fixtures import BOT_LOGIN, Hub
 from fakehub.state import Issue, Repo
 from gitrepos import EXAMPLE
@@ -84,9 +85,11 @@ def assert_done_once(github: Hub, repo: Repo, issue: Issue) -> None:
         if each.user.login == BOT_LOGIN
     ]
     assert len(pulls) == 1, [each.number for each in pulls]
-    branches = repo.git_dir.glob("refs/heads/wandb-inject/*")
-    refs = {path.name for path in branches} | _packed_bot_refs(repo)
-    assert refs == {"main"}
+    names = bare.git(repo.git_dir, "for-each-ref", "--format=%(refname)")
+    assert sorted(names.decode().split()) == [
+        "refs/heads/main",
+        f"refs/heads/{BRANCH}",
+    ]
     [status] = status_comments(github, repo, issue.number)
     # A retry after a lost answer finds the pull request and says "updated".
     assert re.search(rf"\*\*PR (opened|updated):\*\* #{pulls[0].number} ", status.body)
@@ -94,18 +97,6 @@ def assert_done_once(github: Hub, repo: Repo, issue: Issue) -> None:
     assert [(each.user.login, each.content) for each in request.reactions] == [
         (BOT_LOGIN, "eyes")
     ]
-
-
-def _packed_bot_refs(repo: Repo) -> set[str]:
-    packed = repo.git_dir / "packed-refs"
-    if not packed.exists():
-        return set()
-    prefix = "refs/heads/wandb-inject/"
-    return {
-        line.split()[1].removeprefix(prefix)
-        for line in packed.read_text().splitlines()
-        if prefix in line
-    }
 
 
 def request_job(github: Hub, sender: Sender, queue: JobQueue) -> tuple[Repo, Issue]:
