@@ -177,8 +177,9 @@ def test_workers_carry_on_after_redis_restarts(
     sender = Sender(github, url)
     web, worker = launch(processes, "serve", env), launch(processes, "worker", env)
     answering(f"{url}/readyz", web)
-    idle_repo, idle_issue = asked(github, "digits")
-    busy_repo, busy_issue = asked(github, "letters")
+    idle = idle_repo, idle_issue = asked(github, "digits")
+    busy = busy_repo, busy_issue = asked(github, "letters")
+    late = late_repo, late_issue = asked(github, "numbers")
 
     # Restarted while the workers wait for work.
     persistent_redis.restart()
@@ -190,13 +191,22 @@ def test_workers_carry_on_after_redis_restarts(
     eventually(lambda: held.taken, "the pull request call", START_SECONDS)
     persistent_redis.stop()
     down = httpx.get(f"{url}/readyz")
+    refused = sender.comment(late_repo, late_issue.number, "/wandb-inject", MAINTAINER)
     persistent_redis.start_stopped()
     held.released.set()
     eventually(lambda: finished(github, busy_repo, busy_issue), "the job", 30)
+    # GitHub's redelivery of what was refused, with the same delivery id.
+    again = httpx.post(
+        f"{url}/webhook",
+        content=refused.request.content,
+        headers=refused.request.headers,
+    )
+    eventually(lambda: finished(github, late_repo, late_issue), "the redelivery", 30)
     stop(web)
     worker_code, worker_output = stop(worker)
 
     assert down.status_code == 503
-    assert_done_once(github, idle_repo, idle_issue)
-    assert_done_once(github, busy_repo, busy_issue)
+    assert (refused.status_code, again.status_code) == (500, 202)
+    for repo, issue in (idle, busy, late):
+        assert_done_once(github, repo, issue)
     assert worker_code == 0, worker_output

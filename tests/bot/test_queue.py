@@ -473,3 +473,24 @@ def test_redis_lock_of_another_worker_is_left_alone(
     start(queue)
 
     assert queue.huey.is_locked(lock_name)
+
+
+def test_acknowledgement_retried_before_the_job_which_runs_once_it_gives_up(
+    backend: Backend,
+    start: Callable[..., InProcessConsumer],
+    logs: Callable[[str], list[logging.LogRecord]],
+) -> None:
+    def limited(request: Request, attempt: int) -> None:
+        raise RetryLater(0, "GitHub said wait")
+
+    recorder = Recorder(acknowledge_script=limited)
+    queue = backend.queue(recorder)
+    start(queue)
+
+    queue.enqueue(request_for())
+
+    recorder.wait_for("process", 1)
+    steps = [call.step for call in recorder.calls]
+    assert steps == ["acknowledge"] * (RETRIES + 1) + ["process"]
+    assert len(logs("acknowledgement will retry")) == RETRIES
+    assert len(logs("acknowledgement gave up")) == 1
