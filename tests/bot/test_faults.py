@@ -48,9 +48,10 @@ def short_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bot.github, "TIMEOUT_SECONDS", TEST_TIMEOUT_SECONDS)
 
 
-def run_noting_waits(queue: JobQueue) -> list[float]:
+def run_noting_waits(queue: JobQueue, until: list[float] | None = None) -> list[float]:
     """Run every queued task, retries included at once; the wait each retry
-    was scheduled with, in seconds, in order."""
+    was scheduled with, in seconds, in order; and in `until`, the time each
+    wait ends."""
     huey = queue.huey
     later = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=1)
     waits = []
@@ -65,6 +66,8 @@ def run_noting_waits(queue: JobQueue) -> list[float]:
         now = datetime.now(UTC).replace(tzinfo=None)
         for each in scheduled:
             waits.append((each.eta - now).total_seconds())
+            if until is not None:
+                until.append(each.eta.replace(tzinfo=UTC).timestamp())
             huey.enqueue(each)
 
 
@@ -154,12 +157,15 @@ def test_a_secondary_rate_limit_waits_as_long_as_github_says(
 def test_a_spent_hourly_limit_waits_until_its_reset(
     github: Hub, sender: Sender, queue: JobQueue
 ) -> None:
-    github.api.faults.primary_rate_limit("GET", REPO, reset_in=300)
+    fault = github.api.faults.primary_rate_limit("GET", REPO, reset_in=300)
     repo, issue = request_job(github, sender, queue)
 
-    waits = run_noting_waits(queue)
+    until: list[float] = []
+    run_noting_waits(queue, until)
 
-    assert waits == [pytest.approx(300, abs=3)]
+    # The reset is in whole seconds.
+    reset = float(fault.headers["x-ratelimit-reset"])
+    assert until == [pytest.approx(reset, abs=1.5)]
     assert_done_once(github, repo, issue)
 
 

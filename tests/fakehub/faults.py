@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import json
 import secrets
 import threading
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Send
 
 from fakehub.calls import DOCS
 
@@ -166,6 +171,39 @@ class Faults:
         with self._lock:
             self.pending.append(fault)
         return fault
+
+
+async def meet(
+    fault: Fault, server: Any, request: Request, raw: bytes, send: Send
+) -> None:
+    """Answer a call of `server`'s (a FakeGitHub) as `fault` says; log it once."""
+    method, path = request.method, request.url.path
+    real = server.answer(request, raw, log=False) if fault.applied else None
+    if fault.kind is Kind.ANSWER:
+        server.check_error(method, path, fault.status, fault.body())
+        status, body, headers = fault.status, fault.body(), fault.headers
+    else:
+        status, body, headers = real or server.answer(request, raw, log=False)
+    if fault.kind is Kind.STALL:
+        hung_up, waited = await stall(fault, request.receive)
+        if hung_up:
+            status = 0
+        elif not fault.released.is_set():
+            server.violations.append(
+                f"{method} {path} stalled {waited:.0f} s and the client "
+                "still waited: it has no timeout"
+            )
+    server.record(method, path, status, raw, fault.label)
+    if status == 0:
+        return
+    data = b"" if body is None else json.dumps(body).encode()
+    response = Response(data, status, headers, "application/json; charset=utf-8")
+    if fault.kind is Kind.DROP:
+        # The headers go out, then the connection closes before the body.
+        start = {"type": "http.response.start", "status": status}
+        await send({**start, "headers": response.raw_headers})
+        return
+    await response(request.scope, request.receive, send)
 
 
 async def stall(fault: Fault, receive: Any) -> tuple[bool, float]:

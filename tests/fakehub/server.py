@@ -94,55 +94,20 @@ class FakeGitHub:
         request = Request(scope, receive)
         raw = await request.body()
         fault = self.faults.take(request.method, request.url.path)
-        if fault is None:
-            status, body, headers = self.answer(request, raw)
-        else:
-            status, body, headers = await self._fault(fault, request, raw, receive)
-        if status == 0:
+        if fault is not None:
+            await faults.meet(fault, self, request, raw, send)
             return
-        data = b"" if body is None else json.dumps(body).encode()
-        media = "application/json; charset=utf-8"
-        response = Response(data, status, headers, media)
-        if fault is not None and fault.kind is faults.Kind.DROP:
-            # The headers go out, then the connection closes before the body.
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": status,
-                    "headers": response.raw_headers,
-                }
-            )
-            return
-        await response(scope, receive, send)
+        status, body, headers = self.answer(request, raw)
+        await json_response(status, body, headers)(scope, receive, send)
 
-    async def _fault(
-        self, fault: faults.Fault, request: Request, raw: bytes, receive: Receive
-    ) -> tuple[int, Any, dict[str, str]]:
-        """What a call meeting `fault` gets, logged once with the fault's label;
-        status 0 when the client is gone and nothing is to be sent."""
-        method, path = request.method, request.url.path
-        real = self.answer(request, raw, log=False) if fault.applied else None
-        if fault.kind is faults.Kind.ANSWER:
-            self._check_fault(method, path, fault)
-            reply = (fault.status, fault.body(), fault.headers)
-        else:
-            reply = real or self.answer(request, raw, log=False)
-        if fault.kind is faults.Kind.STALL:
-            hung_up, waited = await faults.stall(fault, receive)
-            if hung_up:
-                reply = (0, None, {})
-            elif not fault.released.is_set():
-                self.violations.append(
-                    f"{method} {path} stalled {waited:.0f} s and the client "
-                    "still waited: it has no timeout"
-                )
-        logged = Logged(method, path, reply[0], _json(raw), fault.label)
-        self.requests.append(logged)
-        return reply
+    def record(
+        self, method: str, path: str, status: int, raw: bytes, fault: str
+    ) -> None:
+        """Log a call that met a fault, as `fault` labels it."""
+        self.requests.append(Logged(method, path, status, _json(raw), fault))
 
-    def _check_fault(self, method: str, path: str, fault: faults.Fault) -> None:
-        # An error status the description documents for the route must have
-        # the documented shape, programmed or not.
+    def check_error(self, method: str, path: str, status: int, body: Any) -> None:
+        """Check an error answer to a routed call, if the description has it."""
         found = self._route(method, path)
         if found is None:
             return
@@ -157,7 +122,7 @@ class FakeGitHub:
             [],
             {},
         )
-        self._check_refusal(call, fault.status, fault.body())
+        self._check_refusal(call, status, body)
 
     def answer(
         self, request: Request, raw: bytes, *, log: bool = True
@@ -285,6 +250,11 @@ class FakeGitHub:
     ) -> tuple[int, Any, dict[str, str]]:
         self.requests.append(Logged(method, path, status, parsed))
         return status, body, headers
+
+
+def json_response(status: int, body: Any, headers: dict[str, str]) -> Response:
+    data = b"" if body is None else json.dumps(body).encode()
+    return Response(data, status, headers, "application/json; charset=utf-8")
 
 
 def _routes() -> list[Route]:
