@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from huey import PriorityRedisExpireHuey, SqliteHuey  # type: ignore[import-untyped]
@@ -46,14 +48,16 @@ class Leases:
             if self._held.pop(task.id, None) is not None:
                 self._huey.delete(_PREFIX + task.id)
 
-    def hold_lock(self, key: str) -> None:
-        """Renew the lock at storage `key` with the leases, until let go."""
+    @contextmanager
+    def holding(self, key: str) -> Iterator[None]:
+        """Renew the lock at storage `key` with the leases while the block runs."""
         with self._guard:
             self._locks.add(key)
-
-    def let_go(self, key: str) -> None:
-        with self._guard:
-            self._locks.discard(key)
+        try:
+            yield
+        finally:
+            with self._guard:
+                self._locks.discard(key)
 
     def renew(self) -> None:
         with self._guard:

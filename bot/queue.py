@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -254,6 +254,10 @@ class JobQueue:
         logger.warning(message, extra={**context, "reason": str(error), "delay": delay})
         raise RetryTask(delay=delay) from error
 
+    def _renewed(self, lock_key: str) -> AbstractContextManager[None]:
+        # A lock with a time to live lasts as long as the job's lease.
+        return nullcontext() if self.leases is None else self.leases.holding(lock_key)
+
     def _give_up(self, request: Request, reason: str, attempts: int) -> None:
         try:
             self.handlers.give_up(request, reason, attempts)
@@ -262,18 +266,6 @@ class JobQueue:
             logger.exception(
                 "giving up could not be reported", extra=request.log_context()
             )
-
-    @contextmanager
-    def _renewed(self, lock_key: str) -> Iterator[None]:
-        # A lock with a time to live lasts as long as the job's lease.
-        if self.leases is None:
-            yield
-            return
-        self.leases.hold_lock(lock_key)
-        try:
-            yield
-        finally:
-            self.leases.let_go(lock_key)
 
     def _requeue_interrupted(self, signal: str, task: Task) -> None:
         # Shutdown cut this task off: it runs again when a consumer next starts.
