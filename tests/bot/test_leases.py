@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 import pytest
 from redis_server import (  # noqa: F401 - fixtures, found by pytest when imported
+    RedisServer,
+    persistent_redis_fixture,
     redis_server_fixture,
     redis_url_fixture,
 )
@@ -109,4 +111,31 @@ def test_a_live_worker_keeps_its_lease_and_lock_past_their_time(
     release.set()
 
     assert len(recorder.wait_for("process", 1)) == 1
+    eventually(lambda: queue.huey.storage.result_items() == {}, "no leases left")
+
+
+def test_a_job_ending_while_redis_is_down_runs_again_once_it_is_back(
+    persistent_redis: RedisServer,
+    start: Callable[..., InProcessConsumer],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bot.leases, "RENEW_SECONDS", 0.1)
+
+    def outage_at_the_end(request: object, attempt: int) -> None:
+        if attempt == 0:
+            persistent_redis.stop()
+
+    recorder = Recorder(process_script=outage_at_the_end)
+    short = Backend(redis_backend(persistent_redis.url).make_huey, lock_seconds=1)
+    queue = short.queue(recorder)
+    assert queue.leases is not None
+    queue.leases.seconds = 1
+    start(queue)
+    queue.enqueue(request_for())
+    recorder.wait_for("process", 1)
+
+    # The job's end could not be written: its lease outlives the outage.
+    persistent_redis.start_stopped()
+
+    assert len(recorder.wait_for("process", 2)) == 2
     eventually(lambda: queue.huey.storage.result_items() == {}, "no leases left")
