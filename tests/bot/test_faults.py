@@ -174,7 +174,6 @@ def test_a_spent_hourly_limit_waits_until_its_reset(
     [
         pytest.param("POST", PULLS, id="pull-request"),
         pytest.param("POST", COMMENTS, id="status-comment"),
-        pytest.param("POST", REACTIONS, id="reaction"),
     ],
 )
 def test_a_502_after_github_made_the_thing_makes_no_second(
