@@ -76,6 +76,8 @@ def assert_done_once(github: Hub, repo: Repo, issue: Issue) -> None:
     [pull] = bot_pulls(github, repo.name)
     assert pull.pull is not None and pull.pull.head == "wandb-inject/main"
     assert branches(repo) == ["refs/heads/main", "refs/heads/wandb-inject/main"]
+    ahead = bare.git(repo.git_dir, "rev-list", "--count", "main..wandb-inject/main")
+    assert ahead.strip() == b"1"
     [status] = status_comments(github, repo, issue.number)
     assert f"#{pull.number} (" in status.body
     reactions = issue.comments[0].reactions

@@ -93,6 +93,9 @@ def assert_done_once(github: Hub, repo: Repo, issue: Issue) -> None:
         "refs/heads/main",
         f"refs/heads/{BRANCH}",
     ]
+    # One commit: a retry finds the change already pushed and pushes no other.
+    ahead = bare.git(repo.git_dir, "rev-list", "--count", f"main..{BRANCH}")
+    assert ahead.strip() == b"1"
     [status] = status_comments(github, repo, issue.number)
     # A retry after a lost answer finds the pull request and says "updated".
     assert re.search(rf"\*\*PR (opened|updated):\*\* #{pulls[0].number} ", status.body)
