@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 WRITE_ROLES = frozenset({"admin", "maintain", "write"})
 # GitHub names no wait at all in some rate-limit answers: wait a minute then.
 DEFAULT_RETRY_AFTER = 60.0
+# GitHub ends a request itself after 10 s (answering 502); a call that hears
+# nothing for this long is given up, and the job retried, instead of hanging.
+TIMEOUT_SECONDS = 30.0
 
 
 class Transient(Exception):
@@ -83,9 +86,16 @@ class RepositoryApi:
         """`on_rate_limit(installation, remaining)` hears of each API answer's
         limit, made with the installation's token (the app's own has another)."""
         app_auth = AppAuthStrategy(app_id, private_key)
-        # Retries are the queue's job: githubkit would otherwise sleep in the worker.
+        # Retries are the queue's job: githubkit would otherwise sleep in the
+        # worker. Its HTTP cache (hishel) drops the timeout from each request,
+        # so a stalled GitHub would hang the job: no cache.
         self._app = GitHub(
-            app_auth, base_url=api_url, auto_retry=False, ssl_verify=tls_context()
+            app_auth,
+            base_url=api_url,
+            auto_retry=False,
+            http_cache=False,
+            timeout=httpx.Timeout(TIMEOUT_SECONDS),
+            ssl_verify=tls_context(),
         )
         config = self._app.config
         if on_rate_limit is not None:
@@ -314,7 +324,11 @@ def _failure(action: str, error: RequestFailed) -> Exception:
     response = error.response
     status = response.status_code
     headers = response.headers
-    limited = "retry-after" in headers or headers.get("x-ratelimit-remaining") == "0"
+    limited = (
+        "retry-after" in headers
+        or headers.get("x-ratelimit-remaining") == "0"
+        or "rate limit" in _message(error).lower()
+    )
     if status == 429 or (status == 403 and limited):
         return Transient(
             f"GitHub's rate limit was hit while {action}", _retry_after(headers)
@@ -327,12 +341,18 @@ def _failure(action: str, error: RequestFailed) -> Exception:
 
 
 def _retry_after(headers: httpx.Headers) -> float:
-    """Seconds to wait: `retry-after`, else until `x-ratelimit-reset`, else 60."""
+    """Seconds to wait: `retry-after`, else until `x-ratelimit-reset` when the
+    hour's budget is spent, else a minute.
+
+    GitHub sends `x-ratelimit-reset` on every answer: on a secondary limit it
+    names the end of the hour, not the end of the wait.
+    """
     retry_after = headers.get("retry-after")
     if retry_after and retry_after.isdigit():
         return float(retry_after)
     reset = headers.get("x-ratelimit-reset")
-    if reset and reset.isdigit():
+    spent = headers.get("x-ratelimit-remaining") == "0"
+    if spent and reset and reset.isdigit():
         return max(float(reset) - time.time(), 1.0)
     return DEFAULT_RETRY_AFTER
 

@@ -7,11 +7,11 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from huey import PriorityRedisExpireHuey, SqliteHuey  # type: ignore[import-untyped]
 from huey.api import Huey, Task  # type: ignore[import-untyped]
 from huey.consumer import Consumer  # type: ignore[import-untyped]
 from huey.exceptions import (  # type: ignore[import-untyped]
@@ -20,6 +20,13 @@ from huey.exceptions import (  # type: ignore[import-untyped]
 )
 from huey.signals import SIGNAL_INTERRUPTED  # type: ignore[import-untyped]
 
+from bot.leases import (
+    LEASE_SECONDS,
+    Keeper,
+    LeasedRedisHuey,
+    LeasedSqliteHuey,
+    Leases,
+)
 from bot.metrics import Metrics
 from bot.request import Request
 from bot.settings import Settings
@@ -37,8 +44,8 @@ RETRY_DELAY_SECONDS = 30.0
 RETRY_BACKOFF = 2.0
 LOCKED_RETRY_SECONDS = 15.0
 # A worker killed mid-job leaves its repository's lock behind; in Redis the lock
-# expires after this long. A job must finish well within it.
-REDIS_LOCK_SECONDS = 3600
+# expires after this long, and is renewed while its job runs.
+REDIS_LOCK_SECONDS = LEASE_SECONDS
 # Longest an idle worker waits before looking at a SQLite queue again.
 POLL_SECONDS = 1.0
 SHUTDOWN_SECONDS = 30.0
@@ -72,7 +79,11 @@ def flow_handlers(settings: Settings, metrics: Metrics | None = None) -> Handler
     """The job's own steps from bot.flow, its Transient turned into RetryLater."""
 
     def acknowledge(request: Request) -> None:
-        _flow().acknowledge(request, settings, metrics)
+        flow = _flow()
+        try:
+            flow.acknowledge(request, settings, metrics)
+        except flow.Transient as error:
+            raise RetryLater(error.retry_after, str(error)) from error
 
     def process(request: Request) -> str:
         flow = _flow()
@@ -98,9 +109,7 @@ def open_queue(
 ) -> JobQueue:
     """Redis for a `redis://` queue URL, else a SQLite file."""
     if settings.uses_redis:
-        huey = PriorityRedisExpireHuey(
-            QUEUE_NAME, url=settings.queue_url, results=False
-        )
+        huey = LeasedRedisHuey(QUEUE_NAME, url=settings.queue_url, results=False)
         queue = JobQueue(
             huey, handlers, lock_seconds=REDIS_LOCK_SECONDS, metrics=metrics
         )
@@ -108,7 +117,9 @@ def open_queue(
         path = settings.sqlite_queue_path
         path.parent.mkdir(parents=True, exist_ok=True)
         # fsync on every commit: a 202 promises the request survives a crash.
-        huey = SqliteHuey(QUEUE_NAME, filename=str(path), results=False, fsync=True)
+        huey = LeasedSqliteHuey(
+            QUEUE_NAME, filename=str(path), results=False, fsync=True
+        )
         queue = JobQueue(huey, handlers, lock_seconds=None, metrics=metrics)
     # Imported here: the scan's tasks need this module's JobQueue.
     from bot.scan_queue import ScanTasks
@@ -141,8 +152,13 @@ class JobQueue:
         # Organisation scans, and whether consumers run their schedule.
         self.scans: ScanTasks | None = None
         self.periodic = False
+        # Without leases (a plain huey) a killed worker's task is lost.
+        self.leases: Leases | None = getattr(huey, "leases", None)
         self._acknowledge_task = huey.task(
-            priority=ACKNOWLEDGE_PRIORITY, name="acknowledge_task"
+            retries=retries,
+            context=True,
+            priority=ACKNOWLEDGE_PRIORITY,
+            name="acknowledge_task",
         )(self._acknowledge)
         self._process_task = huey.task(
             retries=retries, context=True, name="process_task"
@@ -163,7 +179,7 @@ class JobQueue:
 
     def start_in_process(self, workers: int) -> InProcessConsumer:
         """Worker threads inside this process, leaving signals to its server."""
-        self._flush_stale_locks()
+        keeper = self._start_keeping()
         consumer = InProcessConsumer(
             self.huey,
             workers=workers,
@@ -171,37 +187,62 @@ class JobQueue:
             max_delay=POLL_SECONDS,
             shutdown_timeout=SHUTDOWN_SECONDS,
         )
+        consumer.keeper = keeper
         consumer.start()
         return consumer
 
     def run_consumer(self, workers: int) -> None:
         """Run huey's own consumer on this main thread until SIGINT or SIGTERM."""
-        self._flush_stale_locks()
+        keeper = self._start_keeping()
         consumer = self.huey.create_consumer(
             workers=workers,
             periodic=self.periodic,
             max_delay=POLL_SECONDS,
             shutdown_timeout=SHUTDOWN_SECONDS,
         )
-        consumer.run()
+        try:
+            consumer.run()
+        finally:
+            if keeper is not None:
+                keeper.stop()
 
-    def _acknowledge(self, request_json: str) -> None:
+    def _start_keeping(self) -> Keeper | None:
+        """Free what a dead consumer held, then keep this one's leases."""
+        self._flush_stale_locks()
+        if self.leases is None:
+            return None
+        # A SQLite queue has one consumer: every lease at its start is stale.
+        self.leases.recover(every=self.lock_seconds is None)
+        keeper = Keeper(self.leases)
+        keeper.start()
+        return keeper
+
+    def _acknowledge(self, request_json: str, task: Task) -> None:
         request = Request.from_json(json.loads(request_json))
+        context = request.log_context()
         try:
             self.handlers.acknowledge(request)
+        except RetryLater as error:
+            # The job follows the acknowledgement: it waits for GitHub too,
+            # and runs all the same once the acknowledgement gives up.
+            if task.retries <= 0:
+                logger.error(
+                    "acknowledgement gave up", extra={**context, "reason": str(error)}
+                )
+                return
+            self._raise_retry(task, context, error, "acknowledgement will retry")
         except Exception:
             # A missing reaction must not cost the job: it runs all the same.
-            logger.exception("acknowledgement failed", extra=request.log_context())
+            logger.exception("acknowledgement failed", extra=context)
 
     def _process(self, request_json: str, task: Task) -> None:
         request = Request.from_json(json.loads(request_json))
         context = {**request.log_context(), "job": task.id}
-        lock = self.huey.lock_task(
-            _LOCK_PREFIX + request.full_name.lower(), ttl=self.lock_seconds
-        )
+        name = _LOCK_PREFIX + request.full_name.lower()
+        lock = self.huey.lock_task(name, ttl=self.lock_seconds)
         started = time.monotonic()
         try:
-            with lock:
+            with lock, self._renewed(f"{self.huey.name}.lock.{name}"):
                 attempt = self.retries - task.retries + 1
                 logger.info("job started", extra={**context, "attempt": attempt})
                 outcome = self.handlers.process(request) or DONE
@@ -240,6 +281,12 @@ class JobQueue:
             )
             self._give_up(request, str(error), attempts)
             return
+        self._raise_retry(task, context, error, "job will retry")
+
+    def _raise_retry(
+        self, task: Task, context: dict[str, object], error: RetryLater, message: str
+    ) -> None:
+        """Run `task` again after the delay asked for, else on the backoff."""
         attempt = self.retries - task.retries
         delay = error.delay
         if delay is None:
@@ -247,11 +294,12 @@ class JobQueue:
         # huey hands back one retry for a RetryTask before it takes one for the
         # requeue; taking it here makes this attempt count against the limit.
         task.retries -= 1
-        logger.warning(
-            "job will retry",
-            extra={**context, "reason": str(error), "delay": delay},
-        )
+        logger.warning(message, extra={**context, "reason": str(error), "delay": delay})
         raise RetryTask(delay=delay) from error
+
+    def _renewed(self, lock_key: str) -> AbstractContextManager[None]:
+        # A lock with a time to live lasts as long as the job's lease.
+        return nullcontext() if self.leases is None else self.leases.holding(lock_key)
 
     def _give_up(self, request: Request, reason: str, attempts: int) -> None:
         try:
@@ -266,6 +314,9 @@ class JobQueue:
         # Shutdown cut this task off: it runs again when a consumer next starts.
         logger.warning("task interrupted, queued again", extra={"task": task.id})
         self.huey.enqueue(task)
+        # Queued once: its lease must not queue it again.
+        if self.leases is not None:
+            self.leases.drop(task)
 
     def _flush_stale_locks(self) -> None:
         # Locks without a time limit (SQLite) outlive only a consumer that died
@@ -287,6 +338,8 @@ class InProcessConsumer(Consumer):  # type: ignore[misc]
     the main thread, and on it takes the signals from uvicorn.
     """
 
+    keeper: Keeper | None = None
+
     def _set_signal_handlers(self) -> None:
         return
 
@@ -294,3 +347,5 @@ class InProcessConsumer(Consumer):  # type: ignore[misc]
         """Give running jobs a while to finish; queue again the ones cut off."""
         self.stop(graceful=True)
         self.huey.notify_interrupted_tasks()
+        if self.keeper is not None:
+            self.keeper.stop()

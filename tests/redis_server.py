@@ -17,11 +17,13 @@ START_SECONDS = 10.0
 
 
 class RedisServer:
-    """One redis-server process that keeps nothing on disk; stop() ends it."""
+    """One redis-server process; stop() ends it. It keeps nothing on disk unless
+    `persistent`: then an append-only file, synced on every write, in `folder`."""
 
-    def __init__(self, executable: str, folder: Path) -> None:
+    def __init__(self, executable: str, folder: Path, persistent: bool = False) -> None:
         self.executable = executable
         self.folder = folder
+        self.persistent = persistent
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -45,6 +47,20 @@ class RedisServer:
             if not error:
                 return self
         raise RuntimeError(f"redis-server did not start: {error}")
+
+    def restart(self) -> None:
+        """Stop, then start again on the same port, as a deployment restarts it."""
+        self.stop()
+        self.start_stopped()
+
+    def start_stopped(self) -> None:
+        """Start again on the port of before, after stop()."""
+        self._process = subprocess.Popen(
+            self._command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        error = self._wait_until_it_answers()
+        if error:
+            raise RuntimeError(f"redis-server did not start again: {error}")
 
     def stop(self) -> None:
         process, self._process = self._process, None
@@ -73,7 +89,9 @@ class RedisServer:
             "--save",
             "",
             "--appendonly",
-            "no",
+            "yes" if self.persistent else "no",
+            "--appendfsync",
+            "always",
             "--dir",
             str(self.folder),
             # Startup errors only: the pipe for them is read when the server ends.
@@ -134,5 +152,14 @@ def redis_url_fixture(redis_server: RedisServer) -> Iterator[str]:
 def own_redis_fixture(tmp_path: Path) -> Iterator[RedisServer]:
     """A server of the test's own, for a test that stops it."""
     server = start_redis(tmp_path / "redis")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(name="persistent_redis")
+def persistent_redis_fixture(tmp_path: Path) -> Iterator[RedisServer]:
+    """A server of the test's own that keeps its data across restarts."""
+    executable = require_tool("redis-server", HOW_TO_INSTALL)
+    server = RedisServer(executable, tmp_path / "redis", persistent=True).start()
     yield server
     server.stop()

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from huey import PriorityRedisExpireHuey, SqliteHuey
 from huey.api import Huey
 from redis_server import (  # noqa: F401 - fixtures, found by pytest when imported
     redis_server_fixture,
@@ -20,6 +19,7 @@ from redis_server import (  # noqa: F401 - fixtures, found by pytest when import
 from support import eventually
 
 import bot.queue
+from bot.leases import LeasedRedisHuey, LeasedSqliteHuey
 from bot.queue import (
     QUEUE_NAME,
     REDIS_LOCK_SECONDS,
@@ -128,7 +128,9 @@ class Backend:
 
 def sqlite_backend(path: Path) -> Backend:
     def make() -> Huey:
-        return SqliteHuey(QUEUE_NAME, filename=str(path), results=False, fsync=True)
+        return LeasedSqliteHuey(
+            QUEUE_NAME, filename=str(path), results=False, fsync=True
+        )
 
     return Backend(make, lock_seconds=None)
 
@@ -136,9 +138,7 @@ def sqlite_backend(path: Path) -> Backend:
 def redis_backend(url: str) -> Backend:
     def make() -> Huey:
         # A short blocking read, so a stopping worker need not wait a second.
-        return PriorityRedisExpireHuey(
-            QUEUE_NAME, url=url, results=False, read_timeout=0.1
-        )
+        return LeasedRedisHuey(QUEUE_NAME, url=url, results=False, read_timeout=0.1)
 
     return Backend(make, lock_seconds=REDIS_LOCK_SECONDS)
 
@@ -473,3 +473,24 @@ def test_redis_lock_of_another_worker_is_left_alone(
     start(queue)
 
     assert queue.huey.is_locked(lock_name)
+
+
+def test_acknowledgement_retried_before_the_job_which_runs_once_it_gives_up(
+    backend: Backend,
+    start: Callable[..., InProcessConsumer],
+    logs: Callable[[str], list[logging.LogRecord]],
+) -> None:
+    def limited(request: Request, attempt: int) -> None:
+        raise RetryLater(0, "GitHub said wait")
+
+    recorder = Recorder(acknowledge_script=limited)
+    queue = backend.queue(recorder)
+    start(queue)
+
+    queue.enqueue(request_for())
+
+    recorder.wait_for("process", 1)
+    steps = [call.step for call in recorder.calls]
+    assert steps == ["acknowledge"] * (RETRIES + 1) + ["process"]
+    assert len(logs("acknowledgement will retry")) == RETRIES
+    assert len(logs("acknowledgement gave up")) == 1

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from fakehub import apps, issues, objects, pulls, repos, schema, users
+from fakehub import apps, faults, issues, objects, pulls, repos, schema, users
 from fakehub.calls import Context, Handler, Refusal, not_found
 from fakehub.state import App, World
 
@@ -41,15 +41,9 @@ class Logged:
     path: str
     status: int
     body: Any = None
-
-
-@dataclass
-class Fault:
-    method: str
-    path_pattern: str
-    status: int
-    times: int
-    headers: dict[str, str]
+    # The programmed fault the call met, as Fault.label says it; 0 status for
+    # a stall or a cut connection, which send no status.
+    fault: str = ""
 
 
 @dataclass(frozen=True)
@@ -72,7 +66,7 @@ class FakeGitHub:
     url: str = ""
     requests: list[Logged] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
-    faults: list[Fault] = field(default_factory=list)
+    faults: faults.Faults = field(default_factory=faults.Faults)
     routes: list[Route] = field(default_factory=lambda: list(_routes()))
     # Calls made with each installation's tokens, against RATE_LIMIT.
     spent: Counter[int] = field(default_factory=Counter)
@@ -96,9 +90,13 @@ class FakeGitHub:
         times: int = 1,
         headers: dict[str, str] | None = None,
     ) -> None:
-        """Answer the next `times` matching calls with `status` (glob on the path)."""
+        """Answer the next `times` matching calls with `status` (glob on the path);
+        `faults` has the other kinds of failure."""
         chosen = {"retry-after": "1"} if headers is None else headers
-        self.faults.append(Fault(method.upper(), path_pattern, status, times, chosen))
+        message = faults.SERVER_MESSAGES.get(status, "Forbidden")
+        self.faults.answer(
+            method, path_pattern, status, message, headers=chosen, times=times
+        )
 
     def called(self, method: str, path_pattern: str) -> list[Logged]:
         """The logged requests matching `method` and a glob on the path."""
@@ -112,23 +110,47 @@ class FakeGitHub:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         raw = await request.body()
+        fault = self.faults.take(request.method, request.url.path)
+        if fault is not None:
+            await faults.meet(fault, self, request, raw, send)
+            return
         status, body, headers = self.answer(request, raw)
-        data = b"" if body is None else json.dumps(body).encode()
-        media = "application/json; charset=utf-8"
-        await Response(data, status, headers, media)(scope, receive, send)
+        await json_response(status, body, headers)(scope, receive, send)
 
-    def answer(self, request: Request, raw: bytes) -> tuple[int, Any, dict[str, str]]:
+    def record(
+        self, method: str, path: str, status: int, raw: bytes, fault: str
+    ) -> None:
+        """Log a call that met a fault, as `fault` labels it."""
+        self.requests.append(Logged(method, path, status, _json(raw), fault))
+
+    def check_error(self, method: str, path: str, status: int, body: Any) -> None:
+        """Check an error answer to a routed call, if the description has it."""
+        found = self._route(method, path)
+        if found is None:
+            return
+        route, arguments = found
+        call = schema.Call(
+            method.lower(),
+            path,
+            route.pattern,
+            None,
+            "application/json",
+            arguments,
+            [],
+            {},
+        )
+        self._check_refusal(call, status, body)
+
+    def answer(
+        self, request: Request, raw: bytes, *, log: bool = True
+    ) -> tuple[int, Any, dict[str, str]]:
         method, path = request.method, request.url.path
         parsed = _json(raw)
-        fault = self._take_fault(method, path)
-        if fault:
-            reply = Refusal(fault.status, "Server Error", headers=fault.headers)
-            return self._log(
-                method, path, parsed, reply.status, reply.body(), reply.headers
-            )
         found = self._route(method, path)
         if found is None:
             self.violations.append(f"not implemented here: {method} {path}")
+            if not log:
+                return 404, not_found().body(), {}
             return self._log(method, path, parsed, 404, not_found().body(), {})
         route, arguments = found
         call = schema.Call(
@@ -152,6 +174,8 @@ class FakeGitHub:
         if context.token is not None:
             limit = self._rate_limit(context.token.installation.id)
             headers = {**headers, **limit}
+        if not log:
+            return status, body, headers
         return self._log(method, path, parsed, status, body, headers)
 
     def _rate_limit(self, installation_id: int) -> dict[str, str]:
@@ -248,15 +272,6 @@ class FakeGitHub:
             ) from None
         return app
 
-    def _take_fault(self, method: str, path: str) -> Fault | None:
-        for fault in self.faults:
-            if fault.method == method and fnmatch.fnmatch(path, fault.path_pattern):
-                fault.times -= 1
-                if fault.times == 0:
-                    self.faults.remove(fault)
-                return fault
-        return None
-
     def _route(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         for route in self.routes:
             matched = route.matcher.fullmatch(path)
@@ -275,6 +290,11 @@ class FakeGitHub:
     ) -> tuple[int, Any, dict[str, str]]:
         self.requests.append(Logged(method, path, status, parsed))
         return status, body, headers
+
+
+def json_response(status: int, body: Any, headers: dict[str, str]) -> Response:
+    data = b"" if body is None else json.dumps(body).encode()
+    return Response(data, status, headers, "application/json; charset=utf-8")
 
 
 def _routes() -> list[Route]:
