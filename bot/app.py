@@ -129,7 +129,9 @@ class _WebhookEndpoint:
             return _Answer(400, "rejected", problem)
         try:
             payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        # ValueError covers bad JSON, bad UTF-8 and integers too long to read;
+        # RecursionError, arrays nested past Python's stack.
+        except (ValueError, RecursionError):
             return _Answer(400, "rejected", "the body is not JSON")
         if not isinstance(payload, dict):
             return _Answer(400, "rejected", "the body is not a JSON object")
