@@ -265,7 +265,9 @@ def _with_request_note(body: str, request: Request, target: Target) -> str:
 
 def _line_url(html_url: str, branch: str) -> LineUrl:
     def line_url(path: str, line: int) -> str:
-        return f"{html_url}/blob/{quote(branch)}/{quote(path)}#L{line}"
+        # A name that is not UTF-8 is quoted as the bytes it is on disk.
+        raw = path.encode(errors="surrogateescape")
+        return f"{html_url}/blob/{quote(branch)}/{quote(raw)}#L{line}"
 
     return line_url
 
