@@ -151,7 +151,7 @@ def test_the_message_joins_the_problems_on_one_line(tmp_path: Path) -> None:
 
 
 def test_yaml_nested_past_the_stack_is_a_problem_not_a_crash(tmp_path: Path) -> None:
-    write_config(tmp_path, "[" * 20_000 + "]" * 20_000)
+    write_config(tmp_path, "[" * 1_000 + "]" * 1_000)
 
     assert problems_of(tmp_path) == [f"{CONFIG_PATH} is nested too deeply to read"]
 
@@ -182,3 +182,13 @@ def test_a_long_value_or_key_is_quoted_cut_short(tmp_path: Path, text: str) -> N
 
     assert "..." in problem
     assert len(problem) < 250
+
+
+def test_a_file_that_is_not_utf8_is_a_problem(tmp_path: Path) -> None:
+    path = tmp_path / CONFIG_PATH
+    path.parent.mkdir()
+    path.write_bytes(b"project: caf\xe9\n")
+
+    [problem] = problems_of(tmp_path)
+
+    assert problem.startswith(f"{CONFIG_PATH} is not valid YAML: ")
