@@ -148,8 +148,9 @@ class _WebhookEndpoint:
     def _record(
         self, delivery: Delivery, outcome: Request | InstallationChange
     ) -> _Answer:
-        """Queue the request or store the change, once per delivery id."""
-        if not self.store.claim_delivery(delivery.id):
+        """Queue the request or store the change, once per delivery or comment."""
+        claim = _claim(delivery, outcome)
+        if not self.store.claim_delivery(claim):
             return _Answer(200, "duplicate", "this delivery was handled before")
         try:
             if isinstance(outcome, Request):
@@ -158,9 +159,21 @@ class _WebhookEndpoint:
             self.store.apply(outcome)
         except Exception:
             # Unclaim it, so that a redelivery gets another chance.
-            self.store.release_delivery(delivery.id)
+            self.store.release_delivery(claim)
             raise
         return _Answer(200, "installation updated")
+
+
+def _claim(delivery: Delivery, outcome: Request | InstallationChange) -> str:
+    """What makes a delivery a repeat: its comment for a command, else its id.
+
+    The signature covers the body but not the headers, so a signed comment
+    replayed under a new delivery id must not run the job again; GitHub sends
+    one `created` per comment, and a redelivery keeps both.
+    """
+    if isinstance(outcome, Request) and outcome.comment_id is not None:
+        return f"comment {outcome.comment_id}"
+    return delivery.id
 
 
 def _header_problem(request: HttpRequest, context: dict[str, str]) -> str | None:
