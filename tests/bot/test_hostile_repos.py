@@ -86,6 +86,7 @@ def test_links_out_of_the_clone_are_neither_read_nor_written(
             Entry("passwd.py", "/etc/passwd", LINK),
             Entry("climb.py", "../" * 12 + "etc/passwd", LINK),
             Entry("elsewhere.py", str(outside / "train.py"), LINK),
+            Entry("src/train.py", str(outside / "train.py"), LINK),
             Entry("lib", str(outside), LINK),
             Entry(".github/wandb-inject.yml", "project: digits\n"),
         ],
@@ -105,6 +106,7 @@ def test_links_out_of_the_clone_are_neither_read_nor_written(
         "passwd.py",
         "climb.py",
         "elsewhere.py",
+        "src/train.py",
         "lib",
     }
 
