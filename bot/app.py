@@ -169,7 +169,8 @@ def _claim(delivery: Delivery, outcome: Request | InstallationChange) -> str:
 
     The signature covers the body but not the headers, so a signed comment
     replayed under a new delivery id must not run the job again; GitHub sends
-    one `created` per comment, and a redelivery keeps both.
+    one `created` per comment, and a redelivery keeps both. A label has no id
+    of its own to claim: a labeled body replayed under a new id runs again.
     """
     if isinstance(outcome, Request) and outcome.comment_id is not None:
         return f"comment {outcome.comment_id}"

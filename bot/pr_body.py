@@ -46,7 +46,7 @@ class Setup:
 def render_title(reports: Sequence[FileReport]) -> str:
     changed = [report.path for report in reports if report.changed]
     if len(changed) == 1:
-        return f"{TITLE} in {printable(changed[0])}"
+        return f"{TITLE} in {_printable(changed[0])}"
     return f"{TITLE} in {len(changed)} scripts"
 
 
@@ -226,7 +226,7 @@ def _location(path: str, line: int, line_url: LineUrl | None) -> str:
     return f"[{_code(text)}]({line_url(path, line)})"
 
 
-def printable(text: str) -> str:
+def _printable(text: str) -> str:
     """`text` safe to show and to send as JSON, for names taken from a repository.
 
     Bytes that are not UTF-8 (kept as surrogates) become U+FFFD, and newlines,
@@ -240,7 +240,7 @@ def printable(text: str) -> str:
 
 def _code(text: str) -> str:
     """An inline code span that survives backticks inside the text."""
-    text = printable(text)
+    text = _printable(text)
     fence = "`" * (_longest_backtick_run(text) + 1)
     padding = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{padding}{text}{padding}{fence}"
