@@ -3,7 +3,8 @@
 The private key, the installation tokens and the webhook secret are looked for
 in every log record (all loggers, at DEBUG, tracebacks included), every comment,
 pull request and commit the bot made, the clone's `.git/config`, the argv of
-every process started, the webhook's answers, and every file the test's
+every process started (and every command line /proc shows meanwhile, for the
+helpers git starts itself), the webhook's answers, and every file the test's
 folders hold (queue, store, git remotes) once the flows are done.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import base64
 import logging
 import subprocess
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +58,38 @@ def processes(monkeypatch: pytest.MonkeyPatch) -> Processes:
 
     monkeypatch.setattr(subprocess, "Popen", RecordingPopen)
     return seen
+
+
+class CommandLines:
+    """Samples every process's command line, git's own children included,
+    for as long as the test runs."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.01):
+            for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+                try:
+                    self.seen.add(cmdline.read_bytes().replace(b"\0", b" ").decode())
+                except (OSError, UnicodeDecodeError):
+                    continue
+
+    def __enter__(self) -> CommandLines:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@pytest.fixture
+def command_lines() -> Iterator[CommandLines]:
+    with CommandLines() as sampled:
+        yield sampled
 
 
 @pytest.fixture
@@ -106,6 +140,7 @@ def test_no_secret_reaches_logs_comments_git_argv_or_disk(
     queue: JobQueue,
     clones: Clones,
     processes: Processes,
+    command_lines: CommandLines,
     every_log: pytest.LogCaptureFixture,
     bot_settings: Settings,
     tmp_path: Path,
@@ -145,12 +180,15 @@ def test_no_secret_reaches_logs_comments_git_argv_or_disk(
     handed = "\n".join(str(env) for env in processes.environments)
     headers = [value for name, value in secrets.items() if name.endswith("header")]
     assert any(header in handed for header in headers)
+    # The sampling saw the helpers git starts itself, which the argv list misses.
+    assert any("remote-http" in line for line in command_lines.seen)
     logs = [every_log.text, *(repr(record.__dict__) for record in every_log.records)]
     places = {
         "logs": "\n".join(logs),
         "bot's comments, pull requests and commits": "\n".join(bot_texts(github)),
         "clones' .git/config": "\n".join(clone.git_config for clone in clones.seen),
         "argv": "\n".join(processes.argv),
+        "command lines in /proc": "\n".join(command_lines.seen),
         "webhook answers": "\n".join(answer.text for answer in [*answers, forged]),
         "files on disk": "\n".join(files_under(tmp_path)),
     }
