@@ -11,6 +11,7 @@ Run: python bench/bench_webhook.py [--deliveries N] [--clients N]
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import sys
 import tempfile
@@ -63,13 +64,19 @@ def _settings(data_dir: Path) -> Settings:
     )
 
 
+_COMMENT_IDS = itertools.count(1)
+
+
 @contextmanager
 def _client(base_url: str) -> Iterator[Callable[[], float]]:
     """A function that posts one new signed delivery and returns its latency."""
-    body = payloads.encode(payloads.comment_created("/wandb-inject"))
+    payload = payloads.comment_created("/wandb-inject")
     with httpx.Client(base_url=base_url) as client:
 
         def post() -> float:
+            # The app queues each comment once: every delivery is a new comment.
+            payload["comment"]["id"] = next(_COMMENT_IDS)
+            body = payloads.encode(payload)
             headers = payloads.signed_headers(body, "issue_comment", str(uuid.uuid4()))
             start = time.perf_counter()
             response = client.post("/webhook", content=body, headers=headers)

@@ -186,7 +186,9 @@ class _WebhookEndpoint:
             return _Answer(400, "rejected", problem, "bad_headers")
         try:
             payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        # ValueError covers bad JSON, bad UTF-8 and integers too long to read;
+        # RecursionError, arrays nested past Python's stack.
+        except (ValueError, RecursionError):
             return _Answer(400, "rejected", "the body is not JSON", "not_json")
         if not isinstance(payload, dict):
             return _Answer(400, "rejected", "the body is not a JSON object", "not_json")
@@ -203,8 +205,9 @@ class _WebhookEndpoint:
     def _record(
         self, delivery: Delivery, outcome: Request | InstallationChange
     ) -> _Answer:
-        """Queue the request or store the change, once per delivery id."""
-        if not self.store.claim_delivery(delivery.id):
+        """Queue the request or store the change, once per delivery or comment."""
+        claim = _claim(delivery, outcome)
+        if not self.store.claim_delivery(claim):
             return _Answer(200, "duplicate", "this delivery was handled before")
         try:
             if isinstance(outcome, Request):
@@ -213,9 +216,22 @@ class _WebhookEndpoint:
             self.store.apply(outcome)
         except Exception:
             # Unclaim it, so that a redelivery gets another chance.
-            self.store.release_delivery(delivery.id)
+            self.store.release_delivery(claim)
             raise
         return _Answer(200, "installation updated")
+
+
+def _claim(delivery: Delivery, outcome: Request | InstallationChange) -> str:
+    """What makes a delivery a repeat: its comment for a command, else its id.
+
+    The signature covers the body but not the headers, so a signed comment
+    replayed under a new delivery id must not run the job again; GitHub sends
+    one `created` per comment, and a redelivery keeps both. A label has no id
+    of its own to claim: a labeled body replayed under a new id runs again.
+    """
+    if isinstance(outcome, Request) and outcome.comment_id is not None:
+        return f"comment {outcome.comment_id}"
+    return delivery.id
 
 
 def _header_problem(request: HttpRequest, context: dict[str, object]) -> str | None:

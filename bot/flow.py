@@ -303,7 +303,9 @@ def line_links(html_url: str, branch: str) -> LineUrl:
     """Links to lines of files on `branch`, for the pull request's text."""
 
     def line_url(path: str, line: int) -> str:
-        return f"{html_url}/blob/{quote(branch)}/{quote(path)}#L{line}"
+        # A name that is not UTF-8 is quoted as the bytes it is on disk.
+        raw = path.encode(errors="surrogateescape")
+        return f"{html_url}/blob/{quote(branch)}/{quote(raw)}#L{line}"
 
     return line_url
 

@@ -24,6 +24,11 @@ from injector import DEFAULT_LOG_EVERY, FileReport, InjectOptions, Status, injec
 from injector.locate import Candidate, Scan, locate
 from injector.options import default_project
 
+# Rewriting takes tens of seconds per MB of source: past these, scripts are left
+# alone with a reason rather than hold the worker for minutes.
+MAX_SCRIPT_BYTES = 512 * 1024
+MAX_JOB_BYTES = 4 * 1024 * 1024
+
 
 @dataclass
 class JobResult:
@@ -103,7 +108,7 @@ def run_job(
     project = overrides.project or config.project or fallback_project
     log_every = config.log_every or DEFAULT_LOG_EVERY
     options = InjectOptions(project=project, entity=config.entity, log_every=log_every)
-    reports = [_inject(workspace, candidate, options) for candidate in scan.candidates]
+    reports = _inject_all(workspace, scan.candidates, options)
     result = JobResult(config, scan, reports)
     if result.changed:
         setup = Setup(project, _project_source(config, overrides), config.entity)
@@ -120,17 +125,42 @@ def _project_source(config: RepoConfig, overrides: Overrides) -> str:
     return "the repository's name"
 
 
+def _inject_all(
+    workspace: Path, candidates: list[Candidate], options: InjectOptions
+) -> list[FileReport]:
+    reports = []
+    budget = MAX_JOB_BYTES
+    for candidate in candidates:
+        report = _inject(workspace, candidate, options, budget)
+        budget -= len(report.source)
+        reports.append(report)
+    return reports
+
+
 def _inject(
-    workspace: Path, candidate: Candidate, options: InjectOptions
+    workspace: Path, candidate: Candidate, options: InjectOptions, budget: int
 ) -> FileReport:
     path = workspace / candidate.path
     # A link could lead outside the checkout, and writing through it would too.
     inside = path.resolve().is_relative_to(workspace.resolve())
-    if not inside or not stat.S_ISREG(path.lstat().st_mode):
-        reason = "a link or not a regular file: links are not followed"
-        return FileReport(candidate.path, Status.SKIPPED, b"", b"", reason=reason)
+    info = path.lstat()
+    if not inside or not stat.S_ISREG(info.st_mode):
+        return _skipped(
+            candidate, "a link or not a regular file: links are not followed"
+        )
+    if info.st_size > MAX_SCRIPT_BYTES:
+        limit = MAX_SCRIPT_BYTES // 1024
+        return _skipped(candidate, f"larger than {limit} KiB, too big to rewrite")
+    if info.st_size > budget:
+        limit = MAX_JOB_BYTES >> 20
+        reason = f"the job's {limit} MB for scripts was used up; ask for this one "
+        return _skipped(candidate, reason + "alone with `paths=`")
     options = replace(options, role=candidate.role, links=candidate.links)
     return inject_source(path.read_bytes(), options, path=candidate.path)
+
+
+def _skipped(candidate: Candidate, reason: str) -> FileReport:
+    return FileReport(candidate.path, Status.SKIPPED, b"", b"", reason=reason)
 
 
 def write_changes(workspace: Path, reports: list[FileReport]) -> list[str]:

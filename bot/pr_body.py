@@ -46,7 +46,7 @@ class Setup:
 def render_title(reports: Sequence[FileReport]) -> str:
     changed = [report.path for report in reports if report.changed]
     if len(changed) == 1:
-        return f"{TITLE} in {changed[0]}"
+        return f"{TITLE} in {_printable(changed[0])}"
     return f"{TITLE} in {len(changed)} scripts"
 
 
@@ -226,8 +226,21 @@ def _location(path: str, line: int, line_url: LineUrl | None) -> str:
     return f"[{_code(text)}]({line_url(path, line)})"
 
 
+def _printable(text: str) -> str:
+    """`text` safe to show and to send as JSON, for names taken from a repository.
+
+    Bytes that are not UTF-8 (kept as surrogates) become U+FFFD, and newlines,
+    control and invisible characters are spelled out as escapes.
+    """
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _code(text: str) -> str:
     """An inline code span that survives backticks inside the text."""
+    text = _printable(text)
     fence = "`" * (_longest_backtick_run(text) + 1)
     padding = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{padding}{text}{padding}{fence}"

@@ -15,6 +15,9 @@ from bot.files import project_name_problem
 CONFIG_PATH = ".github/wandb-inject.yml"
 # Far above any real settings file; a bigger one is a mistake or an attack.
 MAX_CONFIG_BYTES = 64 * 1024
+# What a problem quotes of the file, so that the status comment stays short.
+MAX_QUOTED = 60
+MAX_UNKNOWN_LISTED = 5
 
 
 @dataclass(frozen=True)
@@ -58,11 +61,8 @@ def _checked(document: object) -> RepoConfig:
         return RepoConfig()
     if not isinstance(document, dict):
         raise _error(f"must be a mapping of settings, not {_kind(document)}")
-    problems = [
-        f"{CONFIG_PATH}: unknown key {key!r} (known: {', '.join(_CHECKS)})"
-        for key in document
-        if key not in _CHECKS
-    ]
+    unknown = [key for key in document if key not in _CHECKS]
+    problems = [_unknown_keys(unknown)] if unknown else []
     settings: dict[str, Any] = {}
     for key, check in _CHECKS.items():
         if key not in document:
@@ -75,6 +75,20 @@ def _checked(document: object) -> RepoConfig:
     if problems:
         raise RepoConfigError(problems)
     return RepoConfig(**settings)
+
+
+def _unknown_keys(keys: list[object]) -> str:
+    listed = ", ".join(_quoted(key) for key in keys[:MAX_UNKNOWN_LISTED])
+    if len(keys) > MAX_UNKNOWN_LISTED:
+        listed += f" and {len(keys) - MAX_UNKNOWN_LISTED} more"
+    noun = "key" if len(keys) == 1 else "keys"
+    return f"{CONFIG_PATH}: unknown {noun} {listed} (known: {', '.join(_CHECKS)})"
+
+
+def _quoted(value: object) -> str:
+    """The value as Python writes it, cut short past MAX_QUOTED characters."""
+    text = repr(value)
+    return text if len(text) <= MAX_QUOTED else text[: MAX_QUOTED - 3] + "..."
 
 
 def _load_yaml(path: Path) -> object:
@@ -101,6 +115,8 @@ def _parse_yaml(data: bytes) -> object:
         raise _error(f"is not valid YAML{where}: {error.problem}") from error
     except yaml.YAMLError as error:
         raise _error(f"is not valid YAML: {error}") from error
+    except RecursionError as error:
+        raise _error("is nested too deeply to read") from error
 
 
 def _error(problem: str) -> RepoConfigError:
@@ -131,7 +147,7 @@ def _entity(value: object) -> Checked:
         return None, f"{expected}, not {_kind(value)}"
     name = value.strip()
     if any(character.isspace() or character == "/" for character in name):
-        return None, f"{expected}, not {name!r}"
+        return None, f"{expected}, not {_quoted(name)}"
     return name, None
 
 
@@ -143,20 +159,23 @@ def _globs(value: object) -> Checked:
         if not isinstance(pattern, str) or not pattern.strip():
             return None, f"{expected}; one entry is {_kind(pattern)}"
         if pattern.startswith("/"):
-            return None, f"{pattern!r}: patterns are relative to the repository root"
+            return (
+                None,
+                f"{_quoted(pattern)}: patterns are relative to the repository root",
+            )
     return tuple(value), None
 
 
 def _log_every(value: object) -> Checked:
     # YAML's true and false load as bool, which Python counts as an int.
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        return None, f"expected a whole number of steps >= 1, not {value!r}"
+        return None, f"expected a whole number of steps >= 1, not {_quoted(value)}"
     return value, None
 
 
 def _enabled(value: object) -> Checked:
     if not isinstance(value, bool):
-        return None, f"expected true or false, not {value!r}"
+        return None, f"expected true or false, not {_quoted(value)}"
     return value, None
 
 

@@ -15,6 +15,9 @@ from bot.request import Arguments, Request, Trigger
 COMMAND = "/wandb-inject"
 LABEL = "wandb-inject"
 SIGNATURE_PREFIX = "sha256="
+# GitHub's ids and numbers are positive and fit a signed 64-bit integer, as the
+# store's SQLite columns do.
+MAX_ID = 2**63 - 1
 ARGUMENTS_HELP = "`dry-run`, `recreate`, `paths=a.py,src/b.py` and `project=name`"
 
 
@@ -147,7 +150,7 @@ def _on_comment_created(delivery: Delivery, bot_login: str | None) -> Outcome:
     skip = _repository_skip(payload)
     if skip:
         return skip
-    on_pull_request = bool(_get(payload, "issue").get("pull_request"))
+    on_pull_request = bool(_mapping(payload, "issue").get("pull_request"))
     trigger = Trigger.PR_COMMENT if on_pull_request else Trigger.ISSUE_COMMENT
     return _request(
         delivery,
@@ -271,7 +274,7 @@ def _repository_skip(payload: dict[str, Any]) -> Ignored | None:
     """Why the job could not act on this repository at all, if it could not."""
     if not isinstance(payload.get("installation"), dict):
         return Ignored("no installation: sent by a repository webhook, not the app")
-    repository = _get(payload, "repository")
+    repository = _mapping(payload, "repository")
     # Nothing can be pushed to an archived repository.
     if repository.get("archived"):
         return Ignored("the repository is archived")
@@ -301,6 +304,13 @@ def _get(data: Any, *path: str) -> Any:
     return data
 
 
+def _mapping(data: Any, *path: str) -> dict[str, Any]:
+    value = _get(data, *path)
+    if not isinstance(value, dict):
+        raise MalformedPayload(f"the payload's {'.'.join(path)} is not an object")
+    return value
+
+
 def _text(data: Any, *path: str) -> str:
     value = _get(data, *path)
     if not isinstance(value, str):
@@ -312,4 +322,6 @@ def _number(data: Any, *path: str) -> int:
     value = _get(data, *path)
     if not isinstance(value, int) or isinstance(value, bool):
         raise MalformedPayload(f"the payload's {'.'.join(path)} is not a number")
+    if not 0 < value <= MAX_ID:
+        raise MalformedPayload(f"the payload's {'.'.join(path)} is out of range")
     return value

@@ -271,6 +271,9 @@ def _watch(process: subprocess.Popen[bytes], watched: Path) -> str | None:
         process.kill()
         process.wait()
         return problem
+    # git may write a large file and exit between two looks.
+    if _size(watched) > MAX_CLONE_BYTES:
+        return f"stopped: the clone is over {MAX_CLONE_BYTES >> 20} MB"
     return None
 
 

@@ -21,6 +21,9 @@ RULED_OUT_FOLDERS = {
     "vendor": "vendored third-party code (vendor/)",
     "external": "vendored third-party code (external/)",
 }
+# Deeper folders are left out: no project nests scripts this far, and walking
+# further would exhaust Python's stack.
+MAX_DEPTH = 64
 CONFIG_NAMES = frozenset({"pyproject.toml", "setup.cfg"})
 _SUFFIXES = (".py", ".ipynb")
 
@@ -96,6 +99,8 @@ def _enter_folder(
     pattern = scope.excluded_by(path)
     if pattern is not None:
         found.pruned.append((f"{path}/", f"excluded by pattern {pattern!r}"))
+    elif path.count("/") >= MAX_DEPTH:
+        found.pruned.append((f"{path}/", f"nested deeper than {MAX_DEPTH} folders"))
     elif scope.may_include_below(path):
         rule = rule or RULED_OUT_FOLDERS.get(entry.name)
         _walk_folder(root, path, rule, scope, found)

@@ -309,6 +309,18 @@ def test_same_delivery_twice_is_queued_once(post: Post, queued: JobQueue) -> Non
     assert queued.huey.pending_count() == 1
 
 
+def test_a_signed_body_replayed_under_a_new_delivery_id_is_queued_once(
+    post: Post, queued: JobQueue
+) -> None:
+    first = post(command(), delivery="delivery-7")
+
+    replayed = post(command(), delivery="delivery-8")
+
+    assert (first.status_code, replayed.status_code) == (202, 200)
+    assert replayed.json()["outcome"] == "duplicate"
+    assert queued.huey.pending_count() == 1
+
+
 def test_installation_events_update_the_store_and_queue_nothing(
     post: Post, queued: JobQueue, settings: Settings
 ) -> None:

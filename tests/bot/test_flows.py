@@ -6,6 +6,7 @@ jobs, which clone from and push to the fake's git remote and call the fake's API
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -221,9 +222,10 @@ def test_a_repeated_delivery_is_done_once(
     repo, issue = make_repo(github), open_issue(github)
     first = sender.comment(repo, issue.number, "/wandb-inject", MAINTAINER)
 
+    # A redelivery, as GitHub sends it: the same body under the same id.
     again = sender.post(
         "issue_comment",
-        payloads.comment_created("/wandb-inject"),
+        json.loads(first.request.content),
         delivery=first.request.headers["x-github-delivery"],
     )
     ran = run_jobs(queue)

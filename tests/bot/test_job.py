@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from gitrepos import EXAMPLE, MakeRepo, Repo
 
+import bot.job
 from bot.job import LocalRun, run_in_repository, run_job
 from bot.repo_config import CONFIG_PATH, RepoConfigError
 from bot.worktree import BOT_EMAIL, BOT_NAME, GitError
@@ -305,3 +306,36 @@ def test_a_link_to_outside_is_not_followed(make_repo: MakeRepo, tmp_path: Path) 
 
     assert not result.changed
     assert outside.read_bytes() == EXAMPLE.read_bytes()
+
+
+def test_a_script_over_the_size_limit_is_left_alone_with_its_reason(
+    make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = EXAMPLE.read_bytes()
+    big = script + b"# padding\n" * 100
+    repo = make_repo({"train.py": script, "big/train.py": big})
+    monkeypatch.setattr(bot.job, "MAX_SCRIPT_BYTES", len(script))
+
+    result = run_job(repo.root, fallback_project="digits")
+
+    reports = {report.path: report for report in result.reports}
+    assert reports["train.py"].status is Status.CHANGED
+    assert reports["big/train.py"].status is Status.SKIPPED
+    assert reports["big/train.py"].reason == "larger than 4 KiB, too big to rewrite"
+    assert "`big/train.py` (skipped): larger than 4 KiB" in result.body
+
+
+def test_scripts_past_the_jobs_budget_are_left_alone_with_its_reason(
+    make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = EXAMPLE.read_bytes()
+    files = {f"run{number}/train.py": script for number in range(3)}
+    repo = make_repo(files)
+    monkeypatch.setattr(bot.job, "MAX_JOB_BYTES", 2 * len(script))
+
+    result = run_job(repo.root, fallback_project="digits")
+
+    statuses = [report.status for report in result.reports]
+    assert statuses == [Status.CHANGED, Status.CHANGED, Status.SKIPPED]
+    assert result.reports[2].reason.startswith("the job's 0 MB for scripts was used")
+    assert "alone with `paths=`" in result.reports[2].reason

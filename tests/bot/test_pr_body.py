@@ -197,6 +197,28 @@ def test_backticks_in_code_and_pipes_in_paths_keep_the_markdown_intact() -> None
     assert "``print(`x`)``" in body
 
 
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        pytest.param("new\nline.py", "new\\nline.py", id="newline"),
+        pytest.param("evil\u202eyp.sh", "evil\\u202eyp.sh", id="right-to-left"),
+        pytest.param("caf\udce9.py", "caf\ufffd.py", id="not-utf8"),
+    ],
+)
+def test_names_a_repository_may_hold_are_shown_visibly_and_encode(
+    name: str, shown: str
+) -> None:
+    report = FileReport(name, Status.CHANGED, b"", b"x")
+
+    title = render_title([report])
+    body = render_body([report], [], SETUP)
+
+    assert title.endswith(f" in {shown}")
+    [row] = [line for line in body.splitlines() if line.startswith("| `")]
+    assert row.startswith(f"| `{shown}` |")
+    (title + body).encode()
+
+
 def test_an_overlong_body_drops_the_code_and_fits(mnist: FileReport) -> None:
     big = "\n".join(f"x{n} = {n}" for n in range(20_000))
     report = FileReport(

@@ -148,3 +148,47 @@ def test_the_message_joins_the_problems_on_one_line(tmp_path: Path) -> None:
 
     assert "\n" not in str(caught.value)
     assert str(caught.value) == "; ".join(caught.value.problems)
+
+
+def test_yaml_nested_past_the_stack_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    write_config(tmp_path, "[" * 1_000 + "]" * 1_000)
+
+    assert problems_of(tmp_path) == [f"{CONFIG_PATH} is nested too deeply to read"]
+
+
+def test_many_unknown_keys_make_one_short_problem(tmp_path: Path) -> None:
+    write_config(tmp_path, "".join(f"k{n}: 1\n" for n in range(5000)))
+
+    [problem] = problems_of(tmp_path)
+
+    assert problem.startswith(
+        f"{CONFIG_PATH}: unknown keys 'k0', 'k1', 'k2', 'k3', 'k4' and 4995 more"
+    )
+    assert len(problem) < 200
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(f"log_every: {'9' * 20_000}x\n", id="value"),
+        pytest.param(f"? {'k' * 20_000}\n: 1\n", id="key"),
+        pytest.param(f"exclude: ['/{'x' * 20_000}']\n", id="pattern"),
+    ],
+)
+def test_a_long_value_or_key_is_quoted_cut_short(tmp_path: Path, text: str) -> None:
+    write_config(tmp_path, text)
+
+    [problem] = problems_of(tmp_path)
+
+    assert "..." in problem
+    assert len(problem) < 250
+
+
+def test_a_file_that_is_not_utf8_is_a_problem(tmp_path: Path) -> None:
+    path = tmp_path / CONFIG_PATH
+    path.parent.mkdir()
+    path.write_bytes(b"project: caf\xe9\n")
+
+    [problem] = problems_of(tmp_path)
+
+    assert problem.startswith(f"{CONFIG_PATH} is not valid YAML: ")

@@ -219,6 +219,23 @@ def test_payload_missing_a_field_is_malformed() -> None:
         _route("issue_comment", payload)
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        pytest.param("issue", "#7", r"issue is not an object", id="issue-text"),
+        pytest.param("repository", [], r"repository is not an object", id="repo-list"),
+    ],
+)
+def test_payload_with_an_object_of_the_wrong_kind_is_malformed(
+    field: str, value: Any, reason: str
+) -> None:
+    payload = payloads.comment_created("/wandb-inject")
+    payload[field] = value
+
+    with pytest.raises(MalformedPayload, match=reason):
+        _route("issue_comment", payload)
+
+
 def test_installation_created_lists_its_repositories() -> None:
     payload = payloads.installation_created()
 

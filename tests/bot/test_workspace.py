@@ -252,6 +252,28 @@ def test_a_clone_over_the_size_limit_is_stopped(
         pass
 
 
+def test_a_clone_that_outgrows_the_limit_between_two_looks_is_stopped(
+    origin: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # git is looked at once, as if before it wrote anything, then only when it exits.
+    real_size = bot.workspace._size
+    looks: list[Path] = []
+
+    def size(folder: Path) -> int:
+        looks.append(folder)
+        return real_size(folder) if len(looks) > 1 else 0
+
+    monkeypatch.setattr(bot.workspace, "_size", size)
+    monkeypatch.setattr(bot.workspace, "POLL_SECONDS", 60.0)
+    monkeypatch.setattr(bot.workspace, "MAX_CLONE_BYTES", 1)
+
+    with (
+        pytest.raises(GitError, match="git clone stopped: the clone is over"),
+        cloned(remote_of(origin), "main"),
+    ):
+        pass
+
+
 def test_a_clone_past_the_time_limit_is_stopped(
     origin: Repo, monkeypatch: pytest.MonkeyPatch
 ) -> None:

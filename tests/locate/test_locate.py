@@ -450,6 +450,25 @@ def test_symlinks_out_of_root_are_not_followed(tmp_path: Path) -> None:
     assert sorted(c.path for c in scan.candidates) == ["main.py", "main_link.py"]
 
 
+def test_folders_nested_past_the_limit_are_left_out_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    # Deep enough to exhaust Python's stack, were the walk to recurse into it all.
+    deep = "/".join(["d"] * 900)
+    shallow = "/".join(["s"] * 3)
+    root = write_repo(
+        tmp_path,
+        {
+            f"{deep}/train.py": SELF_CONTAINED_SCRIPT,
+            f"{shallow}/main.py": SELF_CONTAINED_SCRIPT,
+        },
+    )
+    scan = locate(root)
+    assert [c.path for c in scan.candidates] == [f"{shallow}/main.py"]
+    limit = "/".join(["d"] * 65) + "/"
+    assert excluded(scan) == {limit: "nested deeper than 64 folders"}
+
+
 def test_a_file_is_judged_on_its_bytes_and_parsed_only_when_they_cannot_tell(
     tmp_path: Path,
 ) -> None:
