@@ -18,7 +18,7 @@ from typing import Protocol
 import redis
 
 from bot.settings import Settings
-from bot.store import REDIS_PREFIX, STATE_FILE
+from bot.store import REDIS_PREFIX, STATE_FILE, immediate_transaction
 
 HOUR = 3600.0
 MINUTE = 60.0
@@ -158,14 +158,8 @@ class SqliteLimits:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        with closing(connection):
-            connection.execute("begin immediate")
-            try:
-                yield connection
-            except BaseException:
-                connection.execute("rollback")
-                raise
-            connection.execute("commit")
+        with closing(connection), immediate_transaction(connection):
+            yield connection
 
 
 def _wait(taken: list[float], now: float, caps: Caps) -> float:

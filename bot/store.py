@@ -6,7 +6,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -70,6 +70,20 @@ def open_store(settings: Settings) -> Store:
     if settings.uses_redis:
         return RedisStore(redis.Redis.from_url(settings.queue_url))
     return SqliteStore(settings.data_dir / STATE_FILE)
+
+
+@contextmanager
+def immediate_transaction(
+    connection: sqlite3.Connection,
+) -> Iterator[sqlite3.Connection]:
+    """A write transaction taken at once, so two writers never both read first."""
+    connection.execute("begin immediate")
+    try:
+        yield connection
+    except BaseException:
+        connection.execute("rollback")
+        raise
+    connection.execute("commit")
 
 
 class SqliteStore:
@@ -178,16 +192,8 @@ class SqliteStore:
                 self._connections.append(connection)
         return connection
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        connection = self._connection()
-        connection.execute("begin immediate")
-        try:
-            yield connection
-        except BaseException:
-            connection.execute("rollback")
-            raise
-        connection.execute("commit")
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate_transaction(self._connection())
 
 
 class RedisStore:
