@@ -77,7 +77,10 @@ class RepositoryApi:
     ) -> None:
         app_auth = AppAuthStrategy(app_id, private_key)
         # Retries are the queue's job: githubkit would otherwise sleep in the worker.
-        self._app = GitHub(app_auth, base_url=api_url, auto_retry=False)
+        # Its HTTP cache keeps every answer for the life of the process: off.
+        self._app = GitHub(
+            app_auth, base_url=api_url, auto_retry=False, http_cache=False
+        )
         self._github = self._app.with_auth(app_auth.as_installation(installation_id))
         self._installation_id = installation_id
         self.owner = owner

@@ -8,6 +8,7 @@ import time
 import httpx
 import pytest
 from fakehub import bare
+from githubkit.cache import DEFAULT_CACHE_STRATEGY
 from fakehub.fixtures import BOT_LOGIN, Hub
 from fakehub.state import Issue, Label, World
 
@@ -369,3 +370,22 @@ def test_a_call_github_would_reject_is_a_violation(github: Hub, world):
     assert github.api.violations[0].startswith(f"POST /repos/{FULL_NAME}/pulls")
     assert world.pulls(OWNER, NAME, "all") == []
     github.api.violations.clear()
+
+
+def test_no_answer_is_kept_in_memory_from_one_job_to_the_next(world, bot_settings):
+    # githubkit's default HTTP cache is one in-memory SQLite database for the
+    # whole process, which keeps every GET's answer for good: a worker grew by
+    # each of its jobs' answers.
+    storage = DEFAULT_CACHE_STRATEGY.get_hishel_storage()
+
+    def kept() -> int:
+        connection = storage._ensure_connection()
+        return connection.execute("select count(*) from entries").fetchone()[0]
+
+    before = kept()
+    for _ in range(3):
+        api = api_for(world, bot_settings, NAME)
+        api.repository()
+        api.can_write(OWNER)
+
+    assert kept() == before
