@@ -8,9 +8,9 @@ import time
 import httpx
 import pytest
 from fakehub import bare
-from githubkit.cache import DEFAULT_CACHE_STRATEGY
 from fakehub.fixtures import BOT_LOGIN, Hub
 from fakehub.state import Issue, Label, World
+from githubkit.cache import DEFAULT_CACHE_STRATEGY
 
 from bot.github import (
     DEFAULT_RETRY_AFTER,
