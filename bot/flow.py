@@ -145,13 +145,18 @@ def give_up(
     status.show(GAVE_UP.format(reason=reason, attempts=attempts, command=COMMAND))
 
 
+def status_marker(delivery_id: str) -> str:
+    """The hidden line that ties a status comment to the delivery it answers."""
+    return f"<!-- wandb-inject status {delivery_id} -->"
+
+
 class StatusComment:
     """The one comment that tells the requester how their request is going."""
 
     def __init__(self, api: RepositoryApi, request: Request) -> None:
         self._api = api
         self._number = request.number
-        self._marker = f"<!-- wandb-inject status {request.delivery_id} -->"
+        self._marker = status_marker(request.delivery_id)
         self._comment_id: int | None = None
 
     def show(self, text: str) -> None:

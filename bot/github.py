@@ -88,7 +88,8 @@ class RepositoryApi:
         app_auth = AppAuthStrategy(app_id, private_key)
         # Retries are the queue's job: githubkit would otherwise sleep in the
         # worker. Its HTTP cache (hishel) drops the timeout from each request,
-        # so a stalled GitHub would hang the job: no cache.
+        # so a stalled GitHub would hang the job, and it keeps every answer for
+        # the life of the process, so a worker would grow by each job: no cache.
         self._app = GitHub(
             app_auth,
             base_url=api_url,

@@ -27,6 +27,13 @@ class Sender:
         self, repo: Repo, number: int, body: str, user: str, **changes: Any
     ) -> httpx.Response:
         """`user` comments `body` on issue or pull `number`; GitHub tells the app."""
+        payload = self.comment_payload(repo, number, body, user, **changes)
+        return self.post("issue_comment", payload)
+
+    def comment_payload(
+        self, repo: Repo, number: int, body: str, user: str, **changes: Any
+    ) -> dict[str, Any]:
+        """`user` comments `body` on issue or pull `number`: what GitHub would post."""
         made = self.hub.world.comment(repo.owner.login, repo.name, number, body, user)
         issue = repo.issues[number]
         payload = payloads.comment_created(body, on_pull_request=bool(issue.pull))
@@ -34,7 +41,7 @@ class Sender:
         payload["comment"].update(id=made.id, body=body)
         payload["comment"]["user"].update(login=user, type=_type(self.hub, user))
         payload["repository"].update(changes)
-        return self.post("issue_comment", payload)
+        return payload
 
     def label(self, repo: Repo, number: int, user: str) -> httpx.Response:
         """`user` adds the bot's label to issue `number`."""

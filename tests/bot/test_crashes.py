@@ -16,9 +16,9 @@ from fakehub.faults import Fault
 from fakehub.fixtures import BOT_LOGIN, Hub
 from fakehub.state import Issue, Repo
 from gitrepos import EXAMPLE
+from processes import START_SECONDS, answering, environment, start, stop
 from redis_server import RedisServer, persistent_redis_fixture  # noqa: F401
 from support import eventually
-from test_serve import START_SECONDS, answering, environment, start, stop
 
 from bot.leases import LEASE_SECONDS
 

@@ -12,6 +12,7 @@ from fakehub import bare
 from fakehub.fixtures import BOT_LOGIN, Hub
 from fakehub.keys import make_keys
 from fakehub.state import Issue, Label, World
+from githubkit.cache import DEFAULT_CACHE_STRATEGY
 
 from bot.github import (
     DEFAULT_RETRY_AFTER,
@@ -397,3 +398,22 @@ def test_app_routes_take_a_jwt_only_from_a_known_app_signed_with_its_key(
     assert stranger.status_code == 401
     assert forged.status_code == 401
     assert "could not be decoded" in forged.json()["message"]
+
+
+def test_no_answer_is_kept_in_memory_from_one_job_to_the_next(world, bot_settings):
+    # githubkit's default HTTP cache is one in-memory SQLite database for the
+    # whole process, which keeps every GET's answer for good: a worker grew by
+    # each of its jobs' answers.
+    storage = DEFAULT_CACHE_STRATEGY.get_hishel_storage()
+
+    def kept() -> int:
+        connection = storage._ensure_connection()
+        return connection.execute("select count(*) from entries").fetchone()[0]
+
+    before = kept()
+    for _ in range(3):
+        api = api_for(world, bot_settings, NAME)
+        api.repository()
+        api.can_write(OWNER)
+
+    assert kept() == before

@@ -10,8 +10,8 @@ import httpx
 import webhook_payloads as payloads
 from fakehub.fixtures import Hub
 from loopback import free_port
+from processes import answering, log_entries, start, stop, stopped_cleanly
 from support import require_module, require_tool
-from test_serve import answering, log_entries, start, stop, stopped_cleanly
 
 from bot.credentials import credentials_path, load_credentials
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,73 +13,18 @@ import pytest
 from deliveries import Sender
 from fakehub.fixtures import Hub
 from gitrepos import EXAMPLE
-from loopback import free_port
+from processes import (
+    START_SECONDS,
+    answering,
+    environment,
+    log_entries,
+    start,
+    stop,
+    stopped_cleanly,
+)
 from prometheus_client.parser import text_string_to_metric_families
 from redis_server import redis_server_fixture, redis_url_fixture  # noqa: F401
 from support import eventually
-
-START_SECONDS = 30.0
-
-
-def environment(tmp_path: Path, hub: Hub, **more: str) -> dict[str, str]:
-    """Settings for the app registered on the fake, its key in a file."""
-    app = hub.world.app
-    key_file = tmp_path / "app.pem"
-    key_file.write_text(app.private_key)
-    variables = {
-        "WANDB_INJECT_APP_ID": str(app.id),
-        "WANDB_INJECT_PRIVATE_KEY_PATH": str(key_file),
-        "WANDB_INJECT_WEBHOOK_SECRET": app.webhook_secret,
-        "WANDB_INJECT_GITHUB_API_URL": hub.url,
-        "WANDB_INJECT_DATA_DIR": str(tmp_path / "data"),
-        "WANDB_INJECT_LISTEN": f"127.0.0.1:{free_port()}",
-    }
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_INJECT")}
-    return clean | variables | more
-
-
-def start(command: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", command],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def stop(process: subprocess.Popen[str]) -> tuple[int, str]:
-    """SIGTERM, as a container runtime sends it; the exit code and the output."""
-    process.send_signal(signal.SIGTERM)
-    output, _ = process.communicate(timeout=START_SECONDS)
-    return process.returncode, output
-
-
-def log_entries(output: str) -> list[dict[str, object]]:
-    """The JSON log line objects, failing on any line that is not one."""
-    return [json.loads(line) for line in output.splitlines()]
-
-
-def stopped_cleanly(code: int, output: str) -> bool:
-    # uvicorn shuts down, then dies of the signal it caught, as the default
-    # handler would have: the exit status still says SIGTERM.
-    return code in (0, -signal.SIGTERM) and "Traceback" not in output
-
-
-def answering(url: str, process: subprocess.Popen[str]) -> httpx.Response:
-    response: list[httpx.Response] = []
-
-    def answered() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"it exited: {process.communicate()[0]}")
-        try:
-            response.append(httpx.get(url, timeout=1))
-        except httpx.TransportError:
-            return False
-        return True
-
-    eventually(answered, url, START_SECONDS)
-    return response[0]
 
 
 @pytest.fixture
