@@ -75,6 +75,7 @@ def create_app(
                 await run_in_threadpool(consumer.shut_down)
             await run_in_threadpool(_flush, metrics)
             store.close()
+            queue.close()
 
     async def ready(request: HttpRequest) -> Response:
         try:

@@ -19,6 +19,7 @@ from huey.exceptions import (  # type: ignore[import-untyped]
     TaskLockedException,
 )
 from huey.signals import SIGNAL_INTERRUPTED  # type: ignore[import-untyped]
+from huey.storage import RedisStorage  # type: ignore[import-untyped]
 
 from bot.leases import (
     LEASE_SECONDS,
@@ -176,6 +177,15 @@ class JobQueue:
     def check(self) -> None:
         """Raise unless the queue's storage answers."""
         self.huey.pending_count()
+
+    def close(self) -> None:
+        """Let go of the storage's connections, at shutdown."""
+        storage = self.huey.storage
+        # huey's Redis storage has no close of its own: its client's pool does.
+        if isinstance(storage, RedisStorage):
+            storage.conn.close()
+        else:
+            storage.close()
 
     def start_in_process(self, workers: int) -> InProcessConsumer:
         """Worker threads inside this process, leaving signals to its server."""

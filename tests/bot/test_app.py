@@ -445,6 +445,28 @@ def test_delivery_is_queued_in_redis(tmp_path: Path, redis_url: str) -> None:
     assert not (tmp_path / "state.db").exists()
 
 
+def test_shutdown_lets_go_of_every_redis_connection(
+    tmp_path: Path, redis_server: RedisServer, redis_url: str
+) -> None:
+    watcher = redis_server.client()
+
+    def connected() -> int:
+        # The watcher's own connection is one of them.
+        return int(watcher.info("clients")["connected_clients"])
+
+    before = connected()
+    app = create_app(settings_for(tmp_path, redis_url), handlers=Recorder().handlers())
+    with TestClient(app) as client:
+        body = payloads.encode(command())
+        headers = payloads.signed_headers(body, "issue_comment", "delivery-c")
+        assert client.post("/webhook", content=body, headers=headers).status_code == 202
+        during = connected()
+
+    assert during > before
+    assert connected() == before
+    watcher.close()
+
+
 def test_readiness_fails_with_a_reason_once_redis_is_gone(
     tmp_path: Path, own_redis: RedisServer
 ) -> None:
