@@ -48,6 +48,8 @@ def test_report_meets_expectations(case: Case) -> None:
     expect = case.expect
     report = _inject(case)
     assert str(report.status) == expect["status"], report.reason
+    if "reason" in expect:
+        assert report.reason == expect["reason"]
     points = sorted({str(i.point) for i in report.insertions})
     assert points == sorted(expect["points"])
     kind = report.config.kind if report.config else None
