@@ -8,6 +8,7 @@ import traceback
 
 import libcst as cst
 
+from injector.clashes import find_clash
 from injector.distributed import find_distribution
 from injector.edits import LineOf, SnippetError, apply_edits, parse_snippets, render
 from injector.frameworks.accelerate import plan_accelerate
@@ -32,7 +33,7 @@ from injector.result import (
     Point,
     Status,
 )
-from injector.script import scan
+from injector.script import Stmt, scan
 from injector.tracking import find_tracking
 from injector.training import find_training_loops, trainer_functions
 from injector.values import Kinds
@@ -87,6 +88,9 @@ def _inject(data: bytes, options: InjectOptions, path: str) -> FileReport:
     except (UnicodeDecodeError, LookupError, SyntaxError) as error:
         return _unchanged(path, data, Status.SKIPPED, f"cannot be decoded: {error}")
     plan = _plan(module, data, options, path)
+    clash = find_clash(plan.script, plan.imports) if plan.edits else None
+    if clash is not None:
+        return _unchanged(path, data, Status.SKIPPED, _clash_reason(plan, *clash))
     if plan.edits:
         return _report(plan, data, path)
     omissions = _omissions(plan, _original_lines(plan))
@@ -94,6 +98,14 @@ def _inject(data: bytes, options: InjectOptions, path: str) -> FileReport:
     report.omissions = omissions
     report.framework = plan.framework
     return report
+
+
+def _clash_reason(plan: Plan, name: str, stmt: Stmt) -> str:
+    line = render(plan.module, [], {}, [stmt.node])[2](stmt.node)
+    return (
+        f"the inserted code needs the name `{name}`, which line {line} binds"
+        " to something else"
+    )
 
 
 def _original_lines(plan: Plan) -> LineOf:
