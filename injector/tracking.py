@@ -56,6 +56,9 @@ def find_tracking(script: Script, source: bytes) -> Tracking:
         return found
     for stmt in script.statements:
         _note_imports(stmt, found)
+    if not any("wandb" in s.bound or "wandb" in s.params for s in script.scopes):
+        # Bound by a star import, or nowhere: the script means W&B all the same.
+        found.aliases.add("wandb")
     for stmt in script.statements:
         for call in stmt.calls:
             _note_call(stmt, call, found)
