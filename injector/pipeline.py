@@ -87,6 +87,12 @@ def _inject(data: bytes, options: InjectOptions, path: str) -> FileReport:
         return _unchanged(path, data, Status.SKIPPED, reason)
     except (UnicodeDecodeError, LookupError, SyntaxError) as error:
         return _unchanged(path, data, Status.SKIPPED, f"cannot be decoded: {error}")
+    if _loses_bytes(module, data):
+        reason = (
+            "a form feed that starts a statement's line, or a final CR in a file"
+            " with CR-only line endings, would not survive the rewrite unchanged"
+        )
+        return _unchanged(path, data, Status.SKIPPED, reason)
     plan = _plan(module, data, options, path)
     clash = find_clash(plan.script, plan.imports) if plan.edits else None
     if clash is not None:
@@ -98,6 +104,14 @@ def _inject(data: bytes, options: InjectOptions, path: str) -> FileReport:
     report.omissions = omissions
     report.framework = plan.framework
     return report
+
+
+def _loses_bytes(module: cst.Module, data: bytes) -> bool:
+    """Whether libcst's round trip changes the file: it drops a form feed that
+    starts a statement's line and the last CR of a CR-only file. Only files
+    with such bytes pay for the extra code generation."""
+    risky = b"\x0c" in data or data.count(b"\r") != data.count(b"\r\n")
+    return risky and module.bytes != data
 
 
 def _clash_reason(plan: Plan, name: str, stmt: Stmt) -> str:

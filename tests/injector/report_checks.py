@@ -112,6 +112,8 @@ def _check_insertion_lines(report: FileReport) -> None:
 
 def _check_encoding_kept(source: bytes, new_source: bytes) -> None:
     assert new_source.startswith(BOM) == source.startswith(BOM)
+    ends = (b"\n", b"\r")
+    assert new_source.endswith(ends) == source.endswith(ends), "final newline"
     if b"\r" not in source:
         assert b"\r" not in new_source
     elif source.count(b"\n") == source.count(b"\r\n"):
