@@ -10,18 +10,14 @@ from string import Template
 import hypothesmith
 import pytest
 from fixture_cases import Case, all_cases
-from hypothesis import HealthCheck, given, settings
+from fuzzing import examples
+from hypothesis import given
 from hypothesis import strategies as st
 from report_checks import BOM, check_report
 
 from injector import InjectOptions, Point, Status, inject_source
 
 SCRIPT_PATH = "experiments/toy/train.py"
-PROPERTY_SETTINGS = settings(
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
 
 
 # Lines tagged `#: ?flag` appear only with that flag; `#: >flag` indents the
@@ -176,7 +172,7 @@ def test_template_gets_every_point() -> None:
     check_report(source, report)
 
 
-@settings(PROPERTY_SETTINGS, max_examples=100)
+@examples(100)
 @given(shape=shapes, options=options)
 def test_mutated_training_scripts(shape: Shape, options: InjectOptions) -> None:
     source = render(shape)
@@ -192,7 +188,7 @@ LOOP_TAIL = (
 )
 
 
-@settings(PROPERTY_SETTINGS, max_examples=70)
+@examples(70)
 @given(hypothesmith.from_grammar())
 def test_grammar_generated_sources(text: str) -> None:
     source = text.encode("utf-8", "surrogatepass")
@@ -201,12 +197,7 @@ def test_grammar_generated_sources(text: str) -> None:
     check_report(with_loop, inject_source(with_loop))
 
 
-# from_node discards many drafts internally; that is its way, not ours.
-@settings(
-    PROPERTY_SETTINGS,
-    max_examples=30,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
+@examples(30, filters=True)
 @given(hypothesmith.from_node())
 def test_node_generated_sources(text: str) -> None:
     # Given as str, which the injector encodes as UTF-8 itself.
