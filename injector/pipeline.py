@@ -155,6 +155,9 @@ def _python_rejects(data: bytes, path: str) -> str | None:
     try:
         ast.parse(data, path)
     except SyntaxError as error:
+        # Decoding fails before any line is read: ast reports line 0 or none.
+        if not error.lineno:
+            return f"cannot be decoded: {error.msg}"
         return f"does not parse as Python 3 (line {error.lineno}: {error.msg})"
     except (RecursionError, MemoryError):
         return "the code is nested too deeply to parse"
