@@ -204,15 +204,19 @@ class Layout:
     bom: bool = False
     latin1_cookie: bool = False
     trailing_newline: bool = True
+    # Emacs page breaks: a form feed opening some top-level lines.
+    form_feeds: bool = False
 
     def encode(self, module: cst.Module) -> bytes:
         module = module.with_changes(
             default_newline=self.newline, has_trailing_newline=self.trailing_newline
         )
         code = module.code
-        if self.newline == "\r\n":
+        if self.form_feeds:
+            code = code.replace(f"{self.newline}def ", f"{self.newline}\x0cdef ")
+        if self.newline != "\n":
             # Newlines libcst kept verbatim (in strings and comments) follow too.
-            code = code.replace("\r\n", "\n").replace("\n", "\r\n")
+            code = code.replace("\r\n", "\n").replace("\n", self.newline)
         if self.latin1_cookie:
             cookie = f"# -*- coding: latin-1 -*-{self.newline}# caf\xe9{self.newline}"
             return (cookie + code).encode("latin-1", "replace")
@@ -238,8 +242,9 @@ mutations = st.lists(
 )
 layouts = st.builds(
     Layout,
-    newline=st.sampled_from(["\n", "\r\n"]),
+    newline=st.sampled_from(["\n", "\r\n", "\r"]),
     bom=st.booleans(),
     latin1_cookie=st.booleans(),
     trailing_newline=st.booleans(),
+    form_feeds=st.booleans(),
 )
