@@ -27,6 +27,4 @@ def examples(count: int, *, filters: bool = False) -> settings:
         deadline=None,
         derandomize=SCALE == 1,
         suppress_health_check=checks,
-        # A long run keeps going after the first failure to report them all.
-        report_multiple_bugs=True,
     )
