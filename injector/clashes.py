@@ -57,6 +57,8 @@ def _bindings(node: cst.BaseStatement) -> Iterator[tuple[str, Imported | None]]:
                 yield from ((n, None) for n in assigned_names(item.asname.name))
     for small in small_statements(node):
         yield from _small_bindings(small)
+    for header in _headers(node):
+        yield from _walrus_bindings(header)
 
 
 def _small_bindings(
@@ -81,9 +83,29 @@ def _small_bindings(
     elif isinstance(small, cst.Assign) and not _is_none(small.value):
         for assigned in small.targets:
             yield from ((n, None) for n in assigned_names(assigned.target))
-    elif isinstance(small, cst.AnnAssign | cst.AugAssign):
+    elif isinstance(small, cst.AugAssign) or (
+        isinstance(small, cst.AnnAssign)
+        and (small.value is None or not _is_none(small.value))
+    ):
         yield from ((n, None) for n in assigned_names(small.target))
-    for inner in descendants(small):
+    yield from _walrus_bindings(small)
+
+
+def _headers(node: cst.BaseStatement) -> tuple[cst.CSTNode, ...]:
+    """The expressions a compound statement evaluates in its header."""
+    if isinstance(node, cst.If | cst.While):
+        return (node.test,)
+    if isinstance(node, cst.For):
+        return (node.iter,)
+    if isinstance(node, cst.With):
+        return tuple(node.items)
+    if isinstance(node, cst.Match):
+        return (node.subject,)
+    return ()
+
+
+def _walrus_bindings(node: cst.CSTNode) -> Iterator[tuple[str, Imported | None]]:
+    for inner in (node, *descendants(node)):
         if isinstance(inner, cst.NamedExpr):
             yield from ((n, None) for n in assigned_names(inner.target))
 
