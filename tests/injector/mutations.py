@@ -47,7 +47,9 @@ class _EditBlock(cst.CSTTransformer):
     def __init__(self, target: int, edit: BlockEdit, pick: int) -> None:
         super().__init__()
         self.target, self.edit, self.pick = target, edit, pick
-        self.seen, self.stack = 0, list[int]()
+        self.seen = 0
+        # Preorder numbers of the blocks being visited, innermost last.
+        self.stack: list[int] = []
 
     def _enter(self) -> bool:
         self.stack.append(self.seen)
