@@ -242,11 +242,20 @@ mutations = st.lists(
     min_size=1,
     max_size=5,
 )
+
+
+# Odd layouts often make a file one Python or libcst refuses (a BOM with a
+# latin-1 cookie, a form feed opening a statement): drawn rarely enough that
+# most inputs still reach the injector's planning.
+def _one_in(n: int) -> st.SearchStrategy[bool]:
+    return st.sampled_from([False] * (n - 1) + [True])
+
+
 layouts = st.builds(
     Layout,
-    newline=st.sampled_from(["\n", "\r\n", "\r"]),
-    bom=st.booleans(),
-    latin1_cookie=st.booleans(),
-    trailing_newline=st.booleans(),
-    form_feeds=st.booleans(),
+    newline=st.sampled_from(["\n", "\n", "\n", "\r\n", "\r\n", "\r"]),
+    bom=_one_in(4),
+    latin1_cookie=_one_in(4),
+    trailing_newline=_one_in(5).map(lambda drawn: not drawn),
+    form_feeds=_one_in(8),
 )
