@@ -17,6 +17,7 @@ import argparse
 import sys
 import time
 import traceback
+import warnings
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -150,6 +151,8 @@ def main() -> int:
     parser.add_argument("--only", choices=sorted(SOURCES), action="append")
     parser.add_argument("--out", type=Path, default=Path("/tmp/fuzz_injector"))
     args = parser.parse_args()
+    # Generated code calls integer literals; compile warns of each one.
+    warnings.simplefilter("ignore", SyntaxWarning)
     start = time.perf_counter()
     tallies = [
         run(name, SOURCES[name][1] * args.scale, args.out)
