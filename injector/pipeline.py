@@ -89,8 +89,9 @@ def _inject(data: bytes, options: InjectOptions, path: str) -> FileReport:
         return _unchanged(path, data, Status.SKIPPED, f"cannot be decoded: {error}")
     if _loses_bytes(module, data):
         reason = (
-            "a form feed that starts a statement's line, or a final CR in a file"
-            " with CR-only line endings, would not survive the rewrite unchanged"
+            "some of its lines would not survive the rewrite unchanged (a form"
+            " feed starting a statement, CR-only line endings, or indented"
+            " comments after the last statement)"
         )
         return _unchanged(path, data, Status.SKIPPED, reason)
     plan = _plan(module, data, options, path)
@@ -108,10 +109,22 @@ def _inject(data: bytes, options: InjectOptions, path: str) -> FileReport:
 
 def _loses_bytes(module: cst.Module, data: bytes) -> bool:
     """Whether libcst's round trip changes the file: it drops a form feed that
-    starts a statement's line and the last CR of a CR-only file. Only files
-    with such bytes pay for the extra code generation."""
+    starts a statement's line, the last CR of a CR-only file, and some indented
+    comments or blank lines after the last statement. Only files with such
+    bytes pay for the extra code generation."""
     risky = b"\x0c" in data or data.count(b"\r") != data.count(b"\r\n")
-    return risky and module.bytes != data
+    return (risky or _indented_tail_comment(data)) and module.bytes != data
+
+
+def _indented_tail_comment(data: bytes) -> bool:
+    """Whether an indented comment follows the last line of code."""
+    for line in reversed(data.splitlines()):
+        text = line.strip()
+        if text and not text.startswith(b"#"):
+            return False
+        if text and line[:1] in (b" ", b"\t"):
+            return True
+    return False
 
 
 def _clash_reason(plan: Plan, name: str, stmt: Stmt) -> str:

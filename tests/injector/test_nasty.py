@@ -37,7 +37,7 @@ def _endings(data: bytes) -> tuple[bool, bool, bool, bool]:
 
 
 def test_the_corpus_has_every_shape() -> None:
-    assert len([c for c in all_cases() if c.id.startswith("nasty/")]) == 17
+    assert len([c for c in all_cases() if c.id.startswith("nasty/")]) == 19
     assert {c.expect["status"] for c in NASTY} == {"changed", "skipped"}
 
 
