@@ -118,7 +118,11 @@ def _loses_bytes(module: cst.Module, data: bytes) -> bool:
 
 def _indented_tail_comment(data: bytes) -> bool:
     """Whether an indented comment follows the last line of code."""
-    for line in reversed(data.splitlines()):
+    # From the end, line by line: only the file's tail is read.
+    end = len(data)
+    while end > 0:
+        start = max(data.rfind(b"\n", 0, end), data.rfind(b"\r", 0, end)) + 1
+        line, end = data[start:end], start - 1
         text = line.strip()
         if text and not text.startswith(b"#"):
             return False
