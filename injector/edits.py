@@ -157,8 +157,10 @@ class _LineRecordingState(CodegenState):
         if id(node) not in self.wanted:
             return
         tokens = self.tokens
+        # A file with CR-only line endings (old Mac editors) has no LF at all.
+        newline = "\r" if self.default_newline == "\r" else "\n"
         for token in tokens[self._counted_tokens :]:
-            self._newlines += token.count("\n")
+            self._newlines += token.count(newline)
         self._counted_tokens = len(tokens)
         self.lines[id(node)] = self._newlines + 1
 

@@ -8,6 +8,7 @@ import traceback
 
 import libcst as cst
 
+from injector.clashes import find_clash
 from injector.distributed import find_distribution
 from injector.edits import LineOf, SnippetError, apply_edits, parse_snippets, render
 from injector.frameworks.accelerate import plan_accelerate
@@ -32,7 +33,7 @@ from injector.result import (
     Point,
     Status,
 )
-from injector.script import scan
+from injector.script import Stmt, scan
 from injector.tracking import find_tracking
 from injector.training import find_training_loops, trainer_functions
 from injector.values import Kinds
@@ -86,7 +87,17 @@ def _inject(data: bytes, options: InjectOptions, path: str) -> FileReport:
         return _unchanged(path, data, Status.SKIPPED, reason)
     except (UnicodeDecodeError, LookupError, SyntaxError) as error:
         return _unchanged(path, data, Status.SKIPPED, f"cannot be decoded: {error}")
+    if _loses_bytes(module, data):
+        reason = (
+            "some of its lines would not survive the rewrite unchanged (a form"
+            " feed starting a statement, CR-only line endings, or indented"
+            " comments after the last statement)"
+        )
+        return _unchanged(path, data, Status.SKIPPED, reason)
     plan = _plan(module, data, options, path)
+    clash = find_clash(plan.script, plan.imports) if plan.edits else None
+    if clash is not None:
+        return _unchanged(path, data, Status.SKIPPED, _clash_reason(plan, *clash))
     if plan.edits:
         return _report(plan, data, path)
     omissions = _omissions(plan, _original_lines(plan))
@@ -94,6 +105,38 @@ def _inject(data: bytes, options: InjectOptions, path: str) -> FileReport:
     report.omissions = omissions
     report.framework = plan.framework
     return report
+
+
+def _loses_bytes(module: cst.Module, data: bytes) -> bool:
+    """Whether libcst's round trip changes the file: it drops a form feed that
+    starts a statement's line, the last CR of a CR-only file, and some indented
+    comments or blank lines after the last statement. Only files with such
+    bytes pay for the extra code generation."""
+    risky = b"\x0c" in data or data.count(b"\r") != data.count(b"\r\n")
+    return (risky or _indented_tail_comment(data)) and module.bytes != data
+
+
+def _indented_tail_comment(data: bytes) -> bool:
+    """Whether an indented comment follows the last line of code."""
+    # From the end, line by line: only the file's tail is read.
+    end = len(data)
+    while end > 0:
+        start = max(data.rfind(b"\n", 0, end), data.rfind(b"\r", 0, end)) + 1
+        line, end = data[start:end], start - 1
+        text = line.strip()
+        if text and not text.startswith(b"#"):
+            return False
+        if text and line[:1] in (b" ", b"\t"):
+            return True
+    return False
+
+
+def _clash_reason(plan: Plan, name: str, stmt: Stmt) -> str:
+    line = render(plan.module, [], {}, [stmt.node])[2](stmt.node)
+    return (
+        f"the inserted code needs the name `{name}`, which line {line} binds"
+        " to something else"
+    )
 
 
 def _original_lines(plan: Plan) -> LineOf:
@@ -129,6 +172,9 @@ def _python_rejects(data: bytes, path: str) -> str | None:
     try:
         ast.parse(data, path)
     except SyntaxError as error:
+        # Decoding fails before any line is read: ast reports line 0 or none.
+        if not error.lineno:
+            return f"cannot be decoded: {error.msg}"
         return f"does not parse as Python 3 (line {error.lineno}: {error.msg})"
     except (RecursionError, MemoryError):
         return "the code is nested too deeply to parse"

@@ -56,6 +56,9 @@ def find_tracking(script: Script, source: bytes) -> Tracking:
         return found
     for stmt in script.statements:
         _note_imports(stmt, found)
+    if not any("wandb" in s.bound or "wandb" in s.params for s in script.scopes):
+        # Bound by a star import, or nowhere: the script means W&B all the same.
+        found.aliases.add("wandb")
     for stmt in script.statements:
         for call in stmt.calls:
             _note_call(stmt, call, found)
@@ -73,12 +76,16 @@ def _note_imports(stmt: Stmt, found: Tracking) -> None:
     for small in node.body:
         if isinstance(small, cst.Import):
             for alias in small.names:
-                if dotted(alias.name) == "wandb":
-                    asname = alias.asname
-                    bound = asname.name if asname is not None else alias.name
-                    if isinstance(bound, cst.Name):
-                        found.aliases.add(bound.value)
-                    found.imports.append(stmt)
+                module = dotted(alias.name) or ""
+                if module != "wandb" and not module.startswith("wandb."):
+                    continue
+                asname = alias.asname
+                if asname is None:
+                    # `import wandb.sdk` binds `wandb` too.
+                    found.aliases.add("wandb")
+                elif module == "wandb" and isinstance(asname.name, cst.Name):
+                    found.aliases.add(asname.name.value)
+                found.imports.append(stmt)
         elif isinstance(small, cst.ImportFrom):
             module = dotted(small.module) or ""
             if module == "wandb" or module.startswith("wandb."):

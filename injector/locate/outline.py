@@ -50,8 +50,10 @@ _IMPORT = re.compile(
     + rb"*(?P<dots>\.*)"
     + _SPACE
     + rb"*(?P<module>[\w.]*)"
+    # `from ..import x` needs no space after the dots.
+    + rb"(?:(?<=\.)|"
     + _SPACE
-    + rb"+import\b"
+    + rb"+)import\b"
     + _SPACE
     + rb"*(?:\((?P<grouped>[^)]*)\)|(?P<names>(?:[^\n;\\]|\\\r?\n)+))"
     rb"|import" + _SPACE + rb"+(?P<modules>(?:[^\n;\\]|\\\r?\n)+))"
@@ -200,7 +202,7 @@ def _imports(masked: bytes) -> tuple[dict[str, Binding], set[int]]:
     line, previous, covered = 1, 0, 0
     for keyword in _IMPORT_KEYWORD.finditer(masked):
         before = masked[keyword.start() - 1 : keyword.start()]
-        if keyword.start() < covered or before.isalnum() or before in (b"_", b"."):
+        if keyword.start() < covered or before.isalnum() or before == b"_":
             continue
         match = _import_statement(masked, keyword.start())
         line += masked.count(b"\n", previous, match.start())

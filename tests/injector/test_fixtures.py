@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from fixture_cases import Case, all_cases, logged_value, step_value
+from fixture_cases import Case, all_cases, case_params, logged_value, step_value
 
 from injector import InjectOptions, Status, inject_source
 
@@ -23,7 +23,7 @@ def test_there_are_enough_fixtures() -> None:
     assert len(CASES) >= 40
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.parametrize("case", case_params())
 def test_output_matches_after(case: Case) -> None:
     report = _inject(case)
     if UPDATE:
@@ -35,7 +35,7 @@ def test_output_matches_after(case: Case) -> None:
     assert report.new_source == expected
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.parametrize("case", case_params())
 def test_second_run_changes_nothing(case: Case) -> None:
     first = _inject(case)
     second = _inject(case, first.new_source)
@@ -43,11 +43,13 @@ def test_second_run_changes_nothing(case: Case) -> None:
     assert second.new_source == first.new_source
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.parametrize("case", case_params())
 def test_report_meets_expectations(case: Case) -> None:
     expect = case.expect
     report = _inject(case)
     assert str(report.status) == expect["status"], report.reason
+    if "reason" in expect:
+        assert report.reason == expect["reason"]
     points = sorted({str(i.point) for i in report.insertions})
     assert points == sorted(expect["points"])
     kind = report.config.kind if report.config else None

@@ -2,128 +2,22 @@
 
 from __future__ import annotations
 
-import ast
-import json
 import subprocess
 import sys
-import tokenize
 from dataclasses import dataclass
-from io import BytesIO
 from string import Template
 
 import hypothesmith
 import pytest
 from fixture_cases import Case, all_cases
-from hypothesis import HealthCheck, given, settings
+from fuzzing import examples
+from hypothesis import given
 from hypothesis import strategies as st
+from report_checks import BOM, check_report
 
-from injector import FileReport, InjectOptions, Point, Status, inject_source
+from injector import InjectOptions, Point, Status, inject_source
 
-BOM = b"\xef\xbb\xbf"
 SCRIPT_PATH = "experiments/toy/train.py"
-PROPERTY_SETTINGS = settings(
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-
-
-def check_report(
-    source: bytes, report: FileReport, options: InjectOptions | None = None
-) -> None:
-    """Assert what must hold for any input, whatever the injector decided."""
-    assert isinstance(report.status, Status)
-    assert report.source == source
-    json.dumps(report.to_json())
-    if report.status is Status.CHANGED:
-        _check_changed(source, report, options)
-    else:
-        assert report.new_source == source, "an untouched file must keep its bytes"
-        assert report.reason.strip(), f"{report.status} needs a reason"
-        assert report.insertions == []
-
-
-def _check_changed(
-    source: bytes, report: FileReport, options: InjectOptions | None
-) -> None:
-    new_source = report.new_source
-    assert new_source != source
-    assert report.insertions, "a changed file records what was inserted"
-    ast.parse(new_source)
-    compile(new_source, report.path, "exec", dont_inherit=True)
-    # A framework hook edits the call it switches on (`report_to=`, `logger=`);
-    # the five manual points only ever add lines.
-    hooks = [i for i in report.insertions if i.point is Point.INTEGRATION]
-    _check_only_insertions(source, new_source, changed=len(hooks))
-    _check_init_count(source, new_source)
-    _check_insertion_lines(report)
-    _check_encoding_kept(source, new_source)
-    again = inject_source(new_source, options, path=report.path)
-    # A second run must find nothing to add. It may say so as UNCHANGED or, since
-    # the file now uses wandb, as SKIPPED; either way without touching a byte.
-    assert again.status in (Status.UNCHANGED, Status.SKIPPED), again.reason
-    assert again.new_source == new_source
-
-
-def _init_calls(source: bytes) -> int:
-    """Calls to wandb.init under any import alias; mentions in text do not count."""
-    tree = ast.parse(source)
-    modules, functions = set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            modules |= {a.asname or a.name for a in node.names if a.name == "wandb"}
-        elif isinstance(node, ast.ImportFrom) and node.module == "wandb":
-            functions |= {a.asname or a.name for a in node.names if a.name == "init"}
-    calls = [node.func for node in ast.walk(tree) if isinstance(node, ast.Call)]
-    return sum(
-        (isinstance(f, ast.Name) and f.id in functions)
-        or (
-            isinstance(f, ast.Attribute)
-            and f.attr == "init"
-            and isinstance(f.value, ast.Name)
-            and f.value.id in modules
-        )
-        for f in calls
-    )
-
-
-def _check_init_count(source: bytes, new_source: bytes) -> None:
-    before, after = _init_calls(source), _init_calls(new_source)
-    if before:
-        assert after == before, "a script that starts a run must not get another"
-    else:
-        assert after <= 1, f"{after} calls to wandb.init"
-
-
-def _check_only_insertions(source: bytes, new_source: bytes, changed: int = 0) -> None:
-    """The old lines appear in order in the new file, but for at most `changed`
-    lines that a framework hook edited."""
-    new_lines = new_source.splitlines()
-    missing = [line for line in source.splitlines() if line not in new_lines]
-    assert len(missing) <= changed, f"input lines lost or changed: {missing!r}"
-    # `in` on an iterator consumes it, so this asks for the kept lines in order.
-    remaining = iter(new_lines)
-    for number, line in enumerate(source.splitlines(), start=1):
-        if line not in missing:
-            assert line in remaining, f"input line {number} out of order: {line!r}"
-
-
-def _check_insertion_lines(report: FileReport) -> None:
-    encoding, _ = tokenize.detect_encoding(BytesIO(report.new_source).readline)
-    lines = report.new_source.splitlines()
-    for insertion in report.insertions:
-        assert insertion.code.strip(), f"empty insertion for {insertion.point}"
-        assert 1 <= insertion.line <= len(lines), insertion
-        first = insertion.code.splitlines()[0].strip()
-        assert first in lines[insertion.line - 1].decode(encoding), insertion
-
-
-def _check_encoding_kept(source: bytes, new_source: bytes) -> None:
-    assert new_source.startswith(BOM) == source.startswith(BOM)
-    if b"\r" not in source:
-        assert b"\r" not in new_source
-    elif source.count(b"\n") == source.count(b"\r\n"):
-        assert new_source.count(b"\n") == new_source.count(b"\r\n"), "mixed endings"
 
 
 # Lines tagged `#: ?flag` appear only with that flag; `#: >flag` indents the
@@ -278,7 +172,7 @@ def test_template_gets_every_point() -> None:
     check_report(source, report)
 
 
-@settings(PROPERTY_SETTINGS, max_examples=100)
+@examples(100)
 @given(shape=shapes, options=options)
 def test_mutated_training_scripts(shape: Shape, options: InjectOptions) -> None:
     source = render(shape)
@@ -294,7 +188,7 @@ LOOP_TAIL = (
 )
 
 
-@settings(PROPERTY_SETTINGS, max_examples=70)
+@examples(70)
 @given(hypothesmith.from_grammar())
 def test_grammar_generated_sources(text: str) -> None:
     source = text.encode("utf-8", "surrogatepass")
@@ -303,12 +197,7 @@ def test_grammar_generated_sources(text: str) -> None:
     check_report(with_loop, inject_source(with_loop))
 
 
-# from_node discards many drafts internally; that is its way, not ours.
-@settings(
-    PROPERTY_SETTINGS,
-    max_examples=30,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
+@examples(30, filters=True)
 @given(hypothesmith.from_node())
 def test_node_generated_sources(text: str) -> None:
     # Given as str, which the injector encodes as UTF-8 itself.

@@ -150,6 +150,11 @@ TRICKY = {
             def method(self):
                 from x import y
     """,
+    # Found by fuzzing: the dots need no space before `import`.
+    "dots-without-spaces": """
+        from ..import*
+        from .import one, two as three
+    """,
     "crlf": "import os\r\ndef f():\r\n    pass\r\n",
     "non-ascii-in-strings": "x = 'é'  # ü\ndef f(): pass\n",
 }
