@@ -11,16 +11,31 @@ from injector.script import Script, Stmt
 
 # What an import binds: (module, None) for the module, (module, name) for a name.
 Imported = tuple[str, str | None]
+# What `name = None` binds: the fallback of an optional import, if one is there.
+_NONE_FALLBACK: Imported = ("None", None)
 
 
 def find_clash(script: Script, imports: list[Imported]) -> tuple[str, Stmt] | None:
     """The first name the inserted imports bind that a statement binds to
     something else, with that statement: the inserted calls would reach it."""
     wanted = {_bound_name(i): _as_bound(i) for i in imports}
+    fallbacks: dict[str, Stmt] = {}
+    imported_here: set[str] = set()
     for stmt in script.statements:
         for name, imported in _bindings(stmt.node):
-            if name in wanted and imported != wanted[name]:
+            if name not in wanted:
+                continue
+            if imported is _NONE_FALLBACK:
+                fallbacks.setdefault(name, stmt)
+            elif imported == wanted[name]:
+                imported_here.add(name)
+            else:
                 return name, stmt
+    # `name = None` is how an optional import falls back; with no import of the
+    # name anywhere it is no fallback, and it would undo the inserted import.
+    for name, stmt in fallbacks.items():
+        if name not in imported_here:
+            return name, stmt
     return None
 
 
@@ -36,9 +51,8 @@ def _as_bound(imported: Imported) -> Imported:
 
 
 def _bindings(node: cst.BaseStatement) -> Iterator[tuple[str, Imported | None]]:
-    """The names `node` binds, each with what it imports (None if not an import).
-
-    `name = None` binds nothing here: it is how an optional import falls back."""
+    """The names `node` binds, each with what it imports (None if not an
+    import, _NONE_FALLBACK for `name = None`)."""
     if isinstance(node, cst.FunctionDef):
         yield node.name.value, None
         params = node.params
@@ -80,13 +94,14 @@ def _small_bindings(
             target = alias.asname.name if alias.asname else alias.name
             if isinstance(target, cst.Name):
                 yield target.value, (module, name)
-    elif isinstance(small, cst.Assign) and not _is_none(small.value):
+    elif isinstance(small, cst.Assign):
+        what = _NONE_FALLBACK if _is_none(small.value) else None
         for assigned in small.targets:
-            yield from ((n, None) for n in assigned_names(assigned.target))
-    elif isinstance(small, cst.AugAssign) or (
-        isinstance(small, cst.AnnAssign)
-        and (small.value is None or not _is_none(small.value))
-    ):
+            yield from ((n, what) for n in assigned_names(assigned.target))
+    elif isinstance(small, cst.AnnAssign) and small.value is not None:
+        what = _NONE_FALLBACK if _is_none(small.value) else None
+        yield from ((n, what) for n in assigned_names(small.target))
+    elif isinstance(small, cst.AugAssign | cst.AnnAssign):
         yield from ((n, None) for n in assigned_names(small.target))
     yield from _walrus_bindings(small)
 

@@ -30,6 +30,9 @@ def _with(prefix: str) -> bytes:
         pytest.param("for wandb in range(2):\n    pass\n", id="loop-target"),
         pytest.param("if (wandb := 3):\n    pass\n", id="walrus"),
         pytest.param("os = 'posix'\n", id="os-assigned"),
+        # No import to fall back from: the inserted import would be undone.
+        pytest.param("wandb = None\n", id="none-without-an-import"),
+        pytest.param("wandb: object = None\n", id="annotated-none-without-import"),
     ],
 )
 def test_a_clashing_binding_skips_the_file(prefix: str) -> None:
