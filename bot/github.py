@@ -1,4 +1,4 @@
-"""The GitHub calls the job makes, over githubkit, with failures sorted into kinds."""
+"""The GitHub calls the job makes, over githubkit."""
 
 from __future__ import annotations
 
@@ -6,44 +6,43 @@ import dataclasses
 import functools
 import logging
 import ssl
-import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import httpx
 from githubkit import AppAuthStrategy, GitHub
-from githubkit.exception import RequestError, RequestFailed
 from githubkit_schemas.latest.models import (
     IssueComment,
     PullRequest,
     PullRequestSimple,
 )
 
+from bot.github_errors import (
+    GitHubError,
+    NotFound,
+    Transient,
+    errors_mapped,
+)
 from bot.pr_body import MARKER
+
+__all__ = [
+    "GitHubError",
+    "NotFound",
+    "PullRequestInfo",
+    "Repository",
+    "RepositoryApi",
+    "Transient",
+    "errors_mapped",
+    "tls_context",
+]
 
 logger = logging.getLogger(__name__)
 
 # Roles that may push to the repository; `triage` and `read` may not.
 WRITE_ROLES = frozenset({"admin", "maintain", "write"})
-# GitHub names no wait at all in some rate-limit answers: wait a minute then.
-DEFAULT_RETRY_AFTER = 60.0
 # GitHub ends a request itself after 10 s (answering 502); a call that hears
 # nothing for this long is given up, and the job retried, instead of hanging.
 TIMEOUT_SECONDS = 30.0
-
-
-class Transient(Exception):
-    """A failure worth retrying later: GitHub unreachable, failing or rate limiting."""
-
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-
-
-class GitHubError(Exception):
-    """GitHub refused a call for good (not found, invalid); retrying will not help."""
 
 
 @dataclass(frozen=True)
@@ -289,10 +288,6 @@ def tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-class NotFound(GitHubError):
-    """GitHub answered 404: the thing is gone, or the app may not see it."""
-
-
 def _rate_limit_hook(
     installation_id: int, report: Callable[[int, int], None]
 ) -> Callable[[httpx.Response], None]:
@@ -304,71 +299,3 @@ def _rate_limit_hook(
             report(installation_id, int(remaining))
 
     return hook
-
-
-@contextmanager
-def errors_mapped(action: str) -> Iterator[None]:
-    """Turn githubkit's failures while doing `action` into Transient or GitHubError.
-
-    The messages name the action and the status, never a header or a token.
-    """
-    try:
-        yield
-    except RequestFailed as error:
-        raise _failure(action, error) from error
-    except RequestError as error:
-        # Timeouts and connection failures: GitHub or the network may recover.
-        raise Transient(f"GitHub could not be reached while {action}") from error
-
-
-def _failure(action: str, error: RequestFailed) -> Exception:
-    response = error.response
-    status = response.status_code
-    headers = response.headers
-    limited = (
-        "retry-after" in headers
-        or headers.get("x-ratelimit-remaining") == "0"
-        or "rate limit" in _message(error).lower()
-    )
-    if status == 429 or (status == 403 and limited):
-        return Transient(
-            f"GitHub's rate limit was hit while {action}", _retry_after(headers)
-        )
-    if status >= 500:
-        return Transient(f"GitHub answered {status} while {action}")
-    if status == 404:
-        return NotFound(f"not found (404) while {action}")
-    return GitHubError(f"GitHub refused ({status}) {action}: {_message(error)}")
-
-
-def _retry_after(headers: httpx.Headers) -> float:
-    """Seconds to wait: `retry-after`, else until `x-ratelimit-reset` when the
-    hour's budget is spent, else a minute.
-
-    GitHub sends `x-ratelimit-reset` on every answer: on a secondary limit it
-    names the end of the hour, not the end of the wait.
-    """
-    retry_after = headers.get("retry-after")
-    if retry_after and retry_after.isdigit():
-        return float(retry_after)
-    reset = headers.get("x-ratelimit-reset")
-    spent = headers.get("x-ratelimit-remaining") == "0"
-    if spent and reset and reset.isdigit():
-        return max(float(reset) - time.time(), 1.0)
-    return DEFAULT_RETRY_AFTER
-
-
-def _message(error: RequestFailed) -> str:
-    """GitHub's own one-line reason for refusing, from the error body."""
-    try:
-        body = error.response.json()
-    except ValueError:
-        return "no reason given"
-    if not isinstance(body, dict):
-        return "no reason given"
-    details = [
-        str(item.get("message") or item.get("code"))
-        for item in body.get("errors") or []
-        if isinstance(item, dict)
-    ]
-    return "; ".join([str(body.get("message") or "no reason given"), *details])

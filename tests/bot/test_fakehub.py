@@ -15,12 +15,12 @@ from fakehub.state import Issue, Label, World
 from githubkit.cache import DEFAULT_CACHE_STRATEGY
 
 from bot.github import (
-    DEFAULT_RETRY_AFTER,
     GitHubError,
     NotFound,
     RepositoryApi,
     Transient,
 )
+from bot.github_errors import DEFAULT_RETRY_AFTER
 from bot.pr_body import MARKER
 from bot.settings import Settings
 from bot.workspace import Remote, cloned
