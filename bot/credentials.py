@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import os
 import stat
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from bot.files import replace_file
 
 CREDENTIALS_FILE = "app-credentials.json"
 # Group and others get nothing: the file holds the app's private key.
@@ -43,17 +44,7 @@ def store_credentials(data_dir: Path, credentials: Credentials) -> Path:
     data_dir.mkdir(mode=PRIVATE_FOLDER_MODE, parents=True, exist_ok=True)
     target = credentials_path(data_dir)
     data = json.dumps(asdict(credentials), indent=2).encode()
-    # mkstemp opens the file O_EXCL with mode 0600, whatever the umask.
-    handle, temp_name = tempfile.mkstemp(dir=data_dir, prefix=".credentials.")
-    try:
-        with os.fdopen(handle, "wb") as temp_file:
-            temp_file.write(data)
-            temp_file.flush()
-            os.fsync(temp_file.fileno())
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    replace_file(target, data)
     _sync_folder(data_dir)
     return target
 

@@ -109,12 +109,17 @@ def find_git_root(folder: Path) -> Path | None:
 def write_atomically(path: Path, data: bytes) -> None:
     """Replace the file's content in one step, keeping its permission bits.
 
-    The new bytes go to a temporary file beside the target, then os.replace swaps
-    it in, so a crash or a full disk leaves the old file whole. A symlink is
-    followed, so the link stays and its target is rewritten.
+    A symlink is followed, so the link stays and its target is rewritten.
     """
     target = path.resolve()
-    mode = stat.S_IMODE(target.stat().st_mode)
+    replace_file(target, data, stat.S_IMODE(target.stat().st_mode))
+
+
+def replace_file(target: Path, data: bytes, mode: int | None = None) -> None:
+    """Write `target` in one step: the bytes go to a temporary file beside it,
+    synced, then os.replace swaps it in, so a crash or a full disk leaves the
+    old file whole. The new file has `mode`, else 0600 from its first byte."""
+    # mkstemp opens the file O_EXCL with mode 0600, whatever the umask.
     handle, temp_name = tempfile.mkstemp(
         dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
     )
@@ -123,7 +128,8 @@ def write_atomically(path: Path, data: bytes) -> None:
             temp_file.write(data)
             temp_file.flush()
             os.fsync(temp_file.fileno())
-        os.chmod(temp_name, mode)
+        if mode is not None:
+            os.chmod(temp_name, mode)
         os.replace(temp_name, target)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

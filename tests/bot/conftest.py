@@ -1,12 +1,23 @@
-"""Fixtures: real git repositories for the job and command tests."""
+"""Fixtures: real git repositories for the job and command tests, and the app
+served on loopback with its queue for the end-to-end flows."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakehub.fixtures import app_keys, bot_settings, fake_site, github  # noqa: F401
+from deliveries import Sender
+
+# The fake's fixtures, imported to be found here; this file's own take them as
+# arguments by the same names.
+from fakehub.fixtures import Hub, app_keys, bot_settings, fake_site, github  # noqa: F401
 from gitrepos import ENGINE, ENTRY, EXAMPLE, MakeRepo, Repo
+from loopback import serve
+
+from bot.app import create_app
+from bot.queue import JobQueue, flow_handlers, open_queue
+from bot.settings import Settings
 
 
 @pytest.fixture
@@ -34,3 +45,16 @@ def mnist_repo(make_repo: MakeRepo) -> Repo:
 @pytest.fixture
 def entry_repo(make_repo: MakeRepo) -> Repo:
     return make_repo({"main.py": ENTRY, "engine.py": ENGINE})
+
+
+@pytest.fixture
+def sender(github: Hub, bot_settings: Settings) -> Iterator[Sender]:  # noqa: F811
+    """Deliveries signed for the fake's app, posted to the app on loopback."""
+    with serve(create_app(bot_settings)) as url:
+        yield Sender(github, url)
+
+
+@pytest.fixture
+def queue(bot_settings: Settings) -> JobQueue:  # noqa: F811
+    """The app's queue, opened again for the test to run its jobs."""
+    return open_queue(bot_settings, flow_handlers(bot_settings))

@@ -4,7 +4,6 @@ and the job ends with one branch, one pull request, one comment, one reaction.""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,12 +12,9 @@ from fakehub import bare
 from fakehub.fixtures import BOT_LOGIN, Hub
 from fakehub.state import Issue, Repo
 from gitrepos import EXAMPLE
-from loopback import serve
 
 import bot.github
-from bot.app import create_app
-from bot.queue import RETRY_DELAY_SECONDS, JobQueue, flow_handlers, open_queue
-from bot.settings import Settings
+from bot.queue import RETRY_DELAY_SECONDS, JobQueue
 
 OWNER, NAME = "acme", "digits"
 MAINTAINER = "alice"
@@ -30,17 +26,6 @@ REACTIONS = f"{REPO}/issues/comments/*/reactions"
 # Short enough that a stalled call fails fast, long enough for a loaded
 # machine to answer the calls that are not stalled; the real one is 30 s.
 TEST_TIMEOUT_SECONDS = 3.0
-
-
-@pytest.fixture
-def sender(github: Hub, bot_settings: Settings) -> Iterator[Sender]:
-    with serve(create_app(bot_settings)) as url:
-        yield Sender(github, url)
-
-
-@pytest.fixture
-def queue(bot_settings: Settings) -> JobQueue:
-    return open_queue(bot_settings, flow_handlers(bot_settings))
 
 
 @pytest.fixture(autouse=True)

@@ -7,38 +7,21 @@ jobs, which clone from and push to the fake's git remote and call the fake's API
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
 import webhook_payloads as payloads
 from deliveries import Sender, run_jobs, status_comments
 from fakehub import bare
 from fakehub.fixtures import BOT_LOGIN, Hub
 from fakehub.state import Issue, Repo
 from gitrepos import EXAMPLE
-from loopback import serve
 
-from bot.app import create_app
 from bot.pr_body import MARKER
-from bot.queue import JobQueue, flow_handlers, open_queue
-from bot.settings import Settings
+from bot.queue import JobQueue
 
 OWNER, NAME = "acme", "digits"
 MAINTAINER, VISITOR = "alice", "mallory"
 BRANCH = "wandb-inject/main"
 PYTHON2 = b'print "hello"\nloss.backward()\nif __name__ == "__main__":\n    pass\n'
-
-
-@pytest.fixture
-def sender(github: Hub, bot_settings: Settings) -> Iterator[Sender]:
-    with serve(create_app(bot_settings)) as url:
-        yield Sender(github, url)
-
-
-@pytest.fixture
-def queue(bot_settings: Settings) -> JobQueue:
-    """The app's queue, opened again for the test to run its jobs."""
-    return open_queue(bot_settings, flow_handlers(bot_settings))
 
 
 def make_repo(github: Hub, files: dict[str, bytes | str] | None = None) -> Repo:
