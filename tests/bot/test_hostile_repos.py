@@ -10,7 +10,6 @@ from pathlib import Path
 
 import hostile
 import pytest
-import test_flows
 from deliveries import Sender, run_jobs
 from fakehub import bare
 from fakehub.fixtures import Hub
@@ -23,7 +22,7 @@ import bot.workspace
 from bot.queue import JobQueue
 
 # The flows' fixtures and the clones' watch, found by pytest under these names.
-sender, queue, clones = test_flows.sender, test_flows.queue, hostile.clones
+clones = hostile.clones
 
 SCRIPT = EXAMPLE.read_bytes()
 HOOK_NAMES = (

@@ -21,7 +21,6 @@ from typing import Any
 
 import hostile
 import pytest
-import test_flows
 from deliveries import Sender, run_jobs
 from fakehub import bare
 from fakehub.fixtures import Hub
@@ -32,7 +31,7 @@ from test_flows import MAINTAINER, NAME, OWNER, bot_pulls, make_repo, open_issue
 from bot.queue import JobQueue
 from bot.settings import Settings
 
-sender, queue, clones = test_flows.sender, test_flows.queue, hostile.clones
+clones = hostile.clones
 
 LOGGERS = ("", "bot", "httpx", "httpcore", "githubkit", "huey", "uvicorn")
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import hostile
 import pytest
-import test_flows
 from deliveries import Sender
 from fakehub.fixtures import Hub
 from hostile import LINK, Clones, Entry
@@ -16,7 +15,7 @@ from test_hostile_repos import ask, hostile_repo
 from bot.queue import JobQueue
 from bot.repo_config import CONFIG_PATH
 
-sender, queue, clones = test_flows.sender, test_flows.queue, hostile.clones
+clones = hostile.clones
 
 STOPPED = "**Stopped:** the settings file has problems:\n\n"
 
