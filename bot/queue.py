@@ -181,9 +181,10 @@ class JobQueue:
     def close(self) -> None:
         """Let go of the storage's connections, at shutdown."""
         storage = self.huey.storage
-        # huey's Redis storage has no close of its own: its client's pool does.
+        # huey's Redis storage has no close of its own, and its client does not
+        # own the pool it was handed: the pool lets go of the connections.
         if isinstance(storage, RedisStorage):
-            storage.conn.close()
+            storage.conn.connection_pool.disconnect()
         else:
             storage.close()
 

@@ -446,9 +446,11 @@ def test_delivery_is_queued_in_redis(tmp_path: Path, redis_url: str) -> None:
 
 
 def test_shutdown_lets_go_of_every_redis_connection(
-    tmp_path: Path, redis_server: RedisServer, redis_url: str
+    tmp_path: Path, own_redis: RedisServer
 ) -> None:
-    watcher = redis_server.client()
+    # A server of its own: no other test's connections come and go meanwhile.
+    redis_url = own_redis.url
+    watcher = own_redis.client()
 
     def connected() -> int:
         # The watcher's own connection is one of them.
@@ -462,6 +464,7 @@ def test_shutdown_lets_go_of_every_redis_connection(
         assert client.post("/webhook", content=body, headers=headers).status_code == 202
         during = connected()
 
+    assert before == 1
     assert during > before
     assert connected() == before
     watcher.close()
