@@ -15,6 +15,7 @@ from bot.github import (
     RepositoryApi,
     Transient,
 )
+from bot.github_errors import DEFAULT_RETRY_AFTER
 from bot.job import JobResult, Overrides, run_job, write_changes
 from bot.metrics import Metrics
 from bot.pr_body import (
@@ -23,12 +24,13 @@ from bot.pr_body import (
     RECREATE_COMMAND,
     LineUrl,
     left_alone_lines,
+    with_note,
 )
 from bot.repo_config import RepoConfigError
 from bot.request import Request, Trigger
 from bot.settings import Settings
 from bot.webhooks import COMMAND, LABEL
-from bot.workspace import BranchTaken, Remote, cloned
+from bot.workspace import BranchTaken, Remote, Workspace, cloned
 from bot.worktree import GitError, Identity
 
 __all__ = ["JobOutcome", "Transient", "acknowledge", "give_up", "process"]
@@ -121,7 +123,8 @@ def process(
     try:
         outcome = _outcome(request, settings, api, status)
     except Transient as error:
-        minutes = max(1, round((error.retry_after or 60) / 60))
+        wait = error.retry_after or DEFAULT_RETRY_AFTER
+        minutes = max(1, round(wait / 60))
         status.show(RETRYING.format(reason=error.reason, minutes=minutes))
         raise
     except Exception as error:
@@ -197,13 +200,10 @@ def _outcome(
     target = _target(request, api, repository)
     if isinstance(target, str):
         return Outcome(JobOutcome.NOTHING_TO_DO, NOTHING_TO_DO.format(reason=target))
-    earlier = api.bot_pull_requests(target.branch)
-    open_pull = next((pull for pull in earlier if pull.open), None)
-    declined = earlier and not earlier[0].merged and not earlier[0].open
-    if open_pull is None and declined and not request.arguments.recreate:
-        number = earlier[0].number
+    open_pull, declined = bot_pull_history(api, target.branch)
+    if declined is not None and not request.arguments.recreate:
         not_wanted = NOT_WANTED.format(
-            branch=target.branch, number=number, recreate=RECREATE_COMMAND
+            branch=target.branch, number=declined.number, recreate=RECREATE_COMMAND
         )
         return Outcome(JobOutcome.NOT_WANTED, not_wanted)
     status.show(WORKING.format(base=target.base))
@@ -252,10 +252,8 @@ def _change(
             return Outcome(JobOutcome.NOTHING_TO_DO, _nothing_to_do(reason, result))
         if request.arguments.dry_run:
             return Outcome(JobOutcome.DRY_RUN, _dry_run(target, result))
-        paths = write_changes(workspace.tree, result.reports)
-        message = result.title + "\n\n" + "\n".join(paths)
         try:
-            workspace.push(target.branch, paths, message, commit_identity(api))
+            push_changes(workspace, result, target.branch, api)
         except BranchTaken as error:
             taken = BRANCH_TAKEN.format(reason=error, branch=target.branch)
             return Outcome(JobOutcome.STOPPED, taken)
@@ -298,10 +296,46 @@ def _with_request_note(body: str, request: Request, target: Target) -> str:
     if target.on_bot_pull_request:
         return body
     note = REQUESTED_IN.format(number=request.number, user=request.requested_by)
-    # A body already at GitHub's limit goes without the note rather than fail.
-    if len(body) + len(note) + 1 > MAX_BODY_LENGTH:
-        return body
-    return f"{body}\n{note}\n"
+    return with_note(body, note)
+
+
+def bot_pull_history(
+    api: RepositoryApi, branch: str
+) -> tuple[PullRequestInfo | None, PullRequestInfo | None]:
+    """The app's open pull request from `branch`, and, when none is open, the
+    latest one closed without merging: a person declined the change."""
+    earlier = api.bot_pull_requests(branch)
+    open_pull = next((pull for pull in earlier if pull.open), None)
+    if open_pull is None and earlier and not earlier[0].merged:
+        return None, earlier[0]
+    return open_pull, None
+
+
+def push_changes(
+    workspace: Workspace, result: JobResult, branch: str, api: RepositoryApi
+) -> None:
+    """Write the rewritten files, commit them as the app's bot and push `branch`."""
+    paths = write_changes(workspace.tree, result.reports)
+    workspace.push(branch, paths, result.commit_message(paths), commit_identity(api))
+
+
+def installation_api(
+    settings: Settings,
+    installation_id: int,
+    owner: str,
+    repo: str,
+    metrics: Metrics | None = None,
+) -> RepositoryApi:
+    """The GitHub calls on one repository, as the app's installation there."""
+    return RepositoryApi(
+        app_id=settings.app_id,
+        private_key=settings.private_key,
+        api_url=settings.github_api_url,
+        installation_id=installation_id,
+        owner=owner,
+        repo=repo,
+        on_rate_limit=metrics.rate_limit if metrics else None,
+    )
 
 
 def line_links(html_url: str, branch: str) -> LineUrl:
@@ -325,14 +359,8 @@ def commit_identity(api: RepositoryApi) -> Identity:
 def _api(
     request: Request, settings: Settings, metrics: Metrics | None
 ) -> RepositoryApi:
-    return RepositoryApi(
-        app_id=settings.app_id,
-        private_key=settings.private_key,
-        api_url=settings.github_api_url,
-        installation_id=request.installation_id,
-        owner=request.owner,
-        repo=request.repo,
-        on_rate_limit=metrics.rate_limit if metrics else None,
+    return installation_api(
+        settings, request.installation_id, request.owner, request.repo, metrics
     )
 
 

@@ -54,6 +54,10 @@ class JobResult:
             return "no training script needs a change"
         return None
 
+    def commit_message(self, paths: list[str]) -> str:
+        """The title, then the files the commit changes, one a line."""
+        return self.title + "\n\n" + "\n".join(paths)
+
 
 @dataclass(frozen=True)
 class Overrides:
@@ -192,7 +196,6 @@ def run_in_repository(
         commit = None
         if not dry_run and result.nothing_to_do() is None:
             paths = write_changes(tree, result.reports)
-            message = result.title + "\n\n" + "\n".join(paths)
-            commit = commit_files(tree, paths, message)
+            commit = commit_files(tree, paths, result.commit_message(paths))
             create_branch(root, branch_name, commit)
     return LocalRun(result, base_name, branch_name, commit)

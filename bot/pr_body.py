@@ -151,6 +151,14 @@ def _distributed(path: str, info: DistributedInfo, line_url: LineUrl | None) -> 
     return text
 
 
+def with_note(body: str, note: str) -> str:
+    """The body with `note` as its last line; a body already at GitHub's limit
+    goes without the note rather than fail."""
+    if len(body) + len(note) + 1 > MAX_BODY_LENGTH:
+        return body
+    return f"{body}\n{note}\n"
+
+
 def left_alone_lines(
     reports: Sequence[FileReport], excluded: Sequence[Excluded]
 ) -> Iterator[str]:

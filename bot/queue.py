@@ -6,8 +6,8 @@ import importlib
 import json
 import logging
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -81,22 +81,28 @@ def flow_handlers(settings: Settings, metrics: Metrics | None = None) -> Handler
 
     def acknowledge(request: Request) -> None:
         flow = _flow()
-        try:
+        with _retried_later(flow.Transient):
             flow.acknowledge(request, settings, metrics)
-        except flow.Transient as error:
-            raise RetryLater(error.retry_after, str(error)) from error
 
     def process(request: Request) -> str:
         flow = _flow()
-        try:
+        with _retried_later(flow.Transient):
             return str(flow.process(request, settings, metrics))
-        except flow.Transient as error:
-            raise RetryLater(error.retry_after, str(error)) from error
 
     def give_up(request: Request, reason: str, attempts: int) -> None:
         _flow().give_up(request, settings, reason, attempts, metrics)
 
     return Handlers(acknowledge, process, give_up)
+
+
+@contextmanager
+def _retried_later(transient: type[Exception]) -> Iterator[None]:
+    """GitHub's transient failure, raised as the queue's RetryLater."""
+    try:
+        yield
+    except transient as error:
+        retry_after = getattr(error, "retry_after", None)
+        raise RetryLater(retry_after, str(error)) from error
 
 
 def _flow() -> ModuleType:
@@ -253,7 +259,7 @@ class JobQueue:
         lock = self.huey.lock_task(name, ttl=self.lock_seconds)
         started = time.monotonic()
         try:
-            with lock, self._renewed(f"{self.huey.name}.lock.{name}"):
+            with lock, self._renewed(self._lock_key(name)):
                 attempt = self.retries - task.retries + 1
                 logger.info("job started", extra={**context, "attempt": attempt})
                 outcome = self.handlers.process(request) or DONE
@@ -262,7 +268,7 @@ class JobQueue:
             logger.info("repository busy, job waits", extra=context)
             raise RetryTask(delay=self.locked_delay) from None
         except RetryLater as error:
-            self._retry(task, request, error, started)
+            self._retry(task, request, context, error, started)
         except Exception:
             # The job reported the failure on its status comment itself.
             seconds = self._record(FAILED, started)
@@ -280,9 +286,13 @@ class JobQueue:
         return round(seconds, 3)
 
     def _retry(
-        self, task: Task, request: Request, error: RetryLater, started: float
+        self,
+        task: Task,
+        request: Request,
+        context: dict[str, object],
+        error: RetryLater,
+        started: float,
     ) -> None:
-        context = {**request.log_context(), "job": task.id}
         self._record(RETRIED if task.retries > 0 else FAILED, started)
         if task.retries <= 0:
             attempts = self.retries + 1
@@ -307,6 +317,10 @@ class JobQueue:
         task.retries -= 1
         logger.warning(message, extra={**context, "reason": str(error), "delay": delay})
         raise RetryTask(delay=delay) from error
+
+    def _lock_key(self, name: str) -> str:
+        """Where huey stores the lock `name`."""
+        return f"{self.huey.name}.lock.{name}"
 
     def _renewed(self, lock_key: str) -> AbstractContextManager[None]:
         # A lock with a time to live lasts as long as the job's lease.
@@ -335,7 +349,7 @@ class JobQueue:
         # repository lock is stale.
         if self.lock_seconds is not None:
             return
-        prefix = f"{self.huey.name}.lock.{_LOCK_PREFIX}"
+        prefix = self._lock_key(_LOCK_PREFIX)
         for key in self.huey.storage.result_items():
             if key.startswith(prefix):
                 logger.warning("stale repository lock removed", extra={"lock": key})

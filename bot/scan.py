@@ -8,12 +8,18 @@ from enum import StrEnum
 from typing import Any
 
 from bot.candidates import find_candidates
-from bot.flow import Target, commit_identity, line_links
-from bot.github import GitHubError, PullRequestInfo, Repository, RepositoryApi
-from bot.job import JobResult, run_job, write_changes
+from bot.flow import (
+    Target,
+    bot_pull_history,
+    installation_api,
+    line_links,
+    push_changes,
+)
+from bot.github import GitHubError, PullRequestInfo, Repository
+from bot.job import JobResult, run_job
 from bot.limits import Limits, Refused
 from bot.org import AppApi, Listed, Listing
-from bot.pr_body import MAX_BODY_LENGTH
+from bot.pr_body import with_note
 from bot.repo_config import CONFIG_PATH, RepoConfig, RepoConfigError, parse_repo_config
 from bot.scan_dashboard import CONTENT_LIMIT, Paced, show_dashboard
 from bot.settings import Settings
@@ -138,14 +144,7 @@ class _Scan:
         self.job, self.limits = job, limits
         self.app = AppApi(settings)
         self.dashboard = settings.scan_mode == "dashboard"
-        self.api = RepositoryApi(
-            app_id=settings.app_id,
-            private_key=settings.private_key,
-            api_url=settings.github_api_url,
-            installation_id=job.installation_id,
-            owner=job.owner,
-            repo=job.name,
-        )
+        self.api = installation_api(settings, job.installation_id, job.owner, job.name)
 
     def run(self) -> Outcome:
         repository = self.api.repository()
@@ -179,14 +178,13 @@ class _Scan:
     def _change(
         self, repository: Repository, target: Target, patterns: list[str] | None
     ) -> Outcome:
-        earlier = self.api.bot_pull_requests(target.branch)
-        open_pull = next((pull for pull in earlier if pull.open), None)
+        open_pull, declined = bot_pull_history(self.api, target.branch)
         if self.limits is not None and not self.job.dry_run:
             self.limits.note_pull(
                 self.job.installation_id, self.job.full_name, open_pull is not None
             )
-        if open_pull is None and earlier and not earlier[0].merged:
-            reason = f"#{earlier[0].number} was closed without merging"
+        if declined is not None:
+            reason = f"#{declined.number} was closed without merging"
             return self._outcome(Status.SKIPPED, reason)
         remote = Remote(repository.clone_url, self.api.git_token())
         with cloned(remote, target.base, patterns) as workspace:
@@ -207,9 +205,7 @@ class _Scan:
                 if refused is not None:
                     return self._outcome(Status.SKIPPED, refused.reason, **counts)
             try:
-                paths = write_changes(workspace.tree, result.reports)
-                message = result.title + "\n\n" + "\n".join(paths)
-                workspace.push(target.branch, paths, message, commit_identity(self.api))
+                push_changes(workspace, result, target.branch, self.api)
             except BranchTaken as error:
                 self._release(open_pull)
                 return self._outcome(Status.SKIPPED, str(error), **counts)
@@ -225,7 +221,7 @@ class _Scan:
         open_pull: PullRequestInfo | None,
         counts: dict[str, int],
     ) -> Outcome:
-        body = _with_note(result.body, self.job.owner)
+        body = with_note(result.body, SCAN_NOTE.format(owner=self.job.owner))
         if open_pull is not None:
             pull = self.api.update_pull_request(
                 open_pull.number, title=result.title, body=body
@@ -297,11 +293,3 @@ def _counts(result: JobResult) -> dict[str, int]:
         if not report.changed and b"wandb" in report.source
     )
     return {"scripts": scripts, "tracked": tracked}
-
-
-def _with_note(body: str, owner: str) -> str:
-    note = SCAN_NOTE.format(owner=owner)
-    # A body already at GitHub's limit goes without the note rather than fail.
-    if len(body) + len(note) + 1 > MAX_BODY_LENGTH:
-        return body
-    return f"{body}\n{note}\n"
