@@ -8,6 +8,7 @@ import logging
 import ssl
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from githubkit import AppAuthStrategy, GitHub
@@ -32,7 +33,9 @@ __all__ = [
     "Repository",
     "RepositoryApi",
     "Transient",
+    "app_client",
     "errors_mapped",
+    "read_bot_login",
     "tls_context",
 ]
 
@@ -68,6 +71,31 @@ class PullRequestInfo:
     body: str
 
 
+def app_client(auth: AppAuthStrategy, api_url: str) -> GitHub[Any]:
+    """A client authenticated as the app, as every job and scan needs it."""
+    # Retries are the queue's job: githubkit would otherwise sleep in the
+    # worker. Its HTTP cache (hishel) drops the timeout from each request,
+    # so a stalled GitHub would hang the job, and it keeps every answer for
+    # the life of the process, so a worker would grow by each job: no cache.
+    return GitHub(
+        auth,
+        base_url=api_url,
+        auto_retry=False,
+        http_cache=False,
+        timeout=httpx.Timeout(TIMEOUT_SECONDS),
+        ssl_verify=tls_context(),
+    )
+
+
+def read_bot_login(app: GitHub[Any]) -> str:
+    """The login of the app's bot user, `slug[bot]`, from GET /app."""
+    with errors_mapped("reading the app"):
+        found = app.rest.apps.get_authenticated().parsed_data
+    if found is None or not isinstance(found.slug, str):
+        raise GitHubError("GitHub did not name the app (GET /app)")
+    return f"{found.slug}[bot]"
+
+
 class RepositoryApi:
     """One repository, as one installation of the app sees it."""
 
@@ -85,18 +113,7 @@ class RepositoryApi:
         """`on_rate_limit(installation, remaining)` hears of each API answer's
         limit, made with the installation's token (the app's own has another)."""
         app_auth = AppAuthStrategy(app_id, private_key)
-        # Retries are the queue's job: githubkit would otherwise sleep in the
-        # worker. Its HTTP cache (hishel) drops the timeout from each request,
-        # so a stalled GitHub would hang the job, and it keeps every answer for
-        # the life of the process, so a worker would grow by each job: no cache.
-        self._app = GitHub(
-            app_auth,
-            base_url=api_url,
-            auto_retry=False,
-            http_cache=False,
-            timeout=httpx.Timeout(TIMEOUT_SECONDS),
-            ssl_verify=tls_context(),
-        )
+        self._app = app_client(app_auth, api_url)
         config = self._app.config
         if on_rate_limit is not None:
             hooks = {"response": [_rate_limit_hook(installation_id, on_rate_limit)]}
@@ -233,11 +250,7 @@ class RepositoryApi:
     def app_login(self) -> str:
         """The login of the app's bot user, `slug[bot]`, read once from GET /app."""
         if self._app_login is None:
-            with errors_mapped("reading the app"):
-                app = self._app.rest.apps.get_authenticated().parsed_data
-            if app is None or not isinstance(app.slug, str):
-                raise GitHubError("GitHub did not name the app (GET /app)")
-            self._app_login = f"{app.slug}[bot]"
+            self._app_login = read_bot_login(self._app)
         return self._app_login
 
     def bot_account(self) -> tuple[str, int]:

@@ -20,7 +20,7 @@ from githubkit_schemas.latest.models import (
 
 from bot.candidates import Entry
 from bot.dashboard import is_dashboard
-from bot.github import GitHubError, errors_mapped, tls_context
+from bot.github import app_client, errors_mapped, read_bot_login
 from bot.settings import Settings
 
 EMPTY_REPOSITORY = 409
@@ -61,12 +61,7 @@ class AppApi:
 
     def __init__(self, settings: Settings) -> None:
         self._auth = AppAuthStrategy(settings.app_id, settings.private_key)
-        self._app = GitHub(
-            self._auth,
-            base_url=settings.github_api_url,
-            auto_retry=False,
-            ssl_verify=tls_context(),
-        )
+        self._app = app_client(self._auth, settings.github_api_url)
         self._login: str | None = None
 
     def accounts(self) -> list[Account]:
@@ -147,11 +142,7 @@ class AppApi:
 
     def _bot_login(self) -> str:
         if self._login is None:
-            with errors_mapped("reading the app"):
-                app = self._app.rest.apps.get_authenticated().parsed_data
-            if app is None or not isinstance(app.slug, str):
-                raise GitHubError("GitHub did not name the app (GET /app)")
-            self._login = f"{app.slug}[bot]"
+            self._login = read_bot_login(self._app)
         return self._login
 
     def _installation(self, installation_id: int) -> GitHub[Any]:
