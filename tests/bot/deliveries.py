@@ -10,10 +10,20 @@ from typing import Any
 import httpx
 import webhook_payloads as payloads
 from fakehub.fixtures import Hub
-from fakehub.state import Comment, Label, Repo
+from fakehub.state import Comment, Issue, Label, Repo
+from gitrepos import EXAMPLE
 
 from bot.queue import JobQueue
 from bot.webhooks import LABEL
+
+
+def asking_repo(hub: Hub, owner: str, name: str, maintainer: str) -> tuple[Repo, Issue]:
+    """A repository holding the example training script, `maintainer` able to
+    write to it, and an issue to ask on."""
+    world = hub.world
+    repo = world.add_repo(owner, name, {"train.py": EXAMPLE.read_bytes()})
+    world.grant(owner, name, maintainer, "write")
+    return repo, world.open_issue(owner, name, "Track our training runs")
 
 
 @dataclass

@@ -7,11 +7,10 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from deliveries import Sender, status_comments
+from deliveries import Sender, asking_repo, status_comments
 from fakehub import bare
 from fakehub.fixtures import BOT_LOGIN, Hub
 from fakehub.state import Issue, Repo
-from gitrepos import EXAMPLE
 
 import bot.github
 from bot.queue import RETRY_DELAY_SECONDS, JobQueue
@@ -57,11 +56,7 @@ def run_noting_waits(queue: JobQueue, until: list[float] | None = None) -> list[
 
 
 def asked(github: Hub) -> tuple[Repo, Issue]:
-    world = github.world
-    repo = world.add_repo(OWNER, NAME, {"train.py": EXAMPLE.read_bytes()})
-    world.grant(OWNER, NAME, MAINTAINER, "write")
-    issue = world.open_issue(OWNER, NAME, "Track our training runs")
-    return repo, issue
+    return asking_repo(github, OWNER, NAME, MAINTAINER)
 
 
 def assert_done_once(github: Hub, repo: Repo, issue: Issue) -> None:

@@ -12,9 +12,8 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from deliveries import Sender, run_jobs
+from deliveries import Sender, asking_repo, run_jobs
 from fakehub.fixtures import Hub, KeyPair
-from gitrepos import EXAMPLE
 from loopback import serve
 
 from bot.app import create_app
@@ -213,9 +212,7 @@ def test_every_event_logs_one_line_with_its_context(
     github: Hub, bot_settings: Settings, root_restored: None
 ) -> None:
     world = github.world
-    repo = world.add_repo(OWNER, NAME, {"train.py": EXAMPLE.read_bytes()})
-    world.grant(OWNER, NAME, MAINTAINER, "write")
-    issue = world.open_issue(OWNER, NAME, "Track our training runs")
+    repo, issue = asking_repo(github, OWNER, NAME, MAINTAINER)
     installation = world.installation_for(repo.full_name)
     assert installation is not None
     store = open_store(bot_settings)

@@ -9,9 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 import webhook_payloads as payloads
-from deliveries import Sender, run_jobs
+from deliveries import Sender, asking_repo, run_jobs
 from fakehub.fixtures import Hub
-from gitrepos import EXAMPLE
 from loopback import serve
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
@@ -177,9 +176,7 @@ def test_metrics_count_deliveries_and_the_jobs_a_separate_worker_ran(
     github: Hub, bot_settings: Settings
 ) -> None:
     world = github.world
-    repo = world.add_repo(OWNER, NAME, {"train.py": EXAMPLE.read_bytes()})
-    world.grant(OWNER, NAME, MAINTAINER, "write")
-    issue = world.open_issue(OWNER, NAME, "Track our training runs")
+    repo, issue = asking_repo(github, OWNER, NAME, MAINTAINER)
     installation = world.installation_for(repo.full_name)
     assert installation is not None
     # The worker's own Metrics and store, as another process would open them.
@@ -234,10 +231,8 @@ def test_each_job_counts_under_the_outcome_its_status_comment_shows(
     github: Hub, bot_settings: Settings
 ) -> None:
     world = github.world
-    repo = world.add_repo(OWNER, NAME, {"train.py": EXAMPLE.read_bytes()})
-    world.grant(OWNER, NAME, MAINTAINER, "write")
+    repo, issue = asking_repo(github, OWNER, NAME, MAINTAINER)
     world.grant(OWNER, NAME, "mallory", "read")
-    issue = world.open_issue(OWNER, NAME, "Track our training runs")
     store = open_store(bot_settings)
     metrics = Metrics(store)
     queue = open_queue(
