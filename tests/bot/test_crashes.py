@@ -10,12 +10,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from deliveries import Sender, status_comments
+from deliveries import Sender, asking_repo, status_comments
 from fakehub import bare
 from fakehub.faults import Fault
 from fakehub.fixtures import BOT_LOGIN, Hub
 from fakehub.state import Issue, Repo
-from gitrepos import EXAMPLE
 from processes import START_SECONDS, answering, environment, start, stop
 from redis_server import RedisServer, persistent_redis_fixture  # noqa: F401
 from support import eventually
@@ -55,10 +54,7 @@ def kill(process: subprocess.Popen[str]) -> str:
 
 
 def asked(github: Hub, name: str) -> tuple[Repo, Issue]:
-    world = github.world
-    repo = world.add_repo(OWNER, name, {"train.py": EXAMPLE.read_bytes()})
-    world.grant(OWNER, name, MAINTAINER, "write")
-    return repo, world.open_issue(OWNER, name, "Track training")
+    return asking_repo(github, OWNER, name, MAINTAINER)
 
 
 def bot_pulls(github: Hub, name: str) -> list[Issue]:

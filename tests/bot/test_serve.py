@@ -10,9 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from deliveries import Sender
+from deliveries import Sender, asking_repo
 from fakehub.fixtures import Hub
-from gitrepos import EXAMPLE
 from processes import (
     START_SECONDS,
     answering,
@@ -74,9 +73,7 @@ def test_serve_runs_the_app_and_its_jobs_in_one_process(
 ) -> None:
     url, process = served
     world = github.world
-    repo = world.add_repo("acme", "digits", {"train.py": EXAMPLE.read_bytes()})
-    world.grant("acme", "digits", "alice", "write")
-    issue = world.open_issue("acme", "digits", "Track training")
+    repo, issue = asking_repo(github, "acme", "digits", "alice")
 
     health = answering(f"{url}/healthz", process)
     ready = httpx.get(f"{url}/readyz")
@@ -112,9 +109,7 @@ def test_on_redis_the_web_process_queues_and_a_worker_process_runs_the_job(
     web, worker = start("serve", env), start("worker", env)
     url = f"http://{env['WANDB_INJECT_LISTEN']}"
     world = github.world
-    repo = world.add_repo("acme", "digits", {"train.py": EXAMPLE.read_bytes()})
-    world.grant("acme", "digits", "alice", "write")
-    issue = world.open_issue("acme", "digits", "Track training")
+    repo, issue = asking_repo(github, "acme", "digits", "alice")
     try:
         answering(f"{url}/readyz", web)
         Sender(github, url).comment(repo, issue.number, "/wandb-inject", "alice")
